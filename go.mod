@@ -1,0 +1,3 @@
+module imageenhancer
+
+go 1.26
