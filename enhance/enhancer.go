@@ -6,6 +6,7 @@ package enhance
 import (
 	"context"
 	"errors"
+	"image"
 	"time"
 )
 
@@ -84,6 +85,18 @@ func (e *Enhancer) Models() []ModelInfo { return nil } // TODO
 
 // Enhance runs one request.
 func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
+	return nil, errors.New("not implemented") // TODO
+}
+
+// Check reports whether model and scale could be served now (the model is
+// known and installed, the scale in 1–4), without running anything. Video
+// submission uses it to refuse a job before accepting it.
+func (e *Enhancer) Check(model string, scale int) error { return nil } // TODO
+
+// EnhanceFrames upscales video frames (8-bit RGB, all the same size) by scale
+// with model, batching them through the same semaphore as images. The
+// returned frames are new images of the scaled size, in order.
+func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, frames []*image.RGBA) ([]*image.RGBA, error) {
 	return nil, errors.New("not implemented") // TODO
 }
 
