@@ -3,8 +3,11 @@
 // contract between package enhance, which builds these descriptions from
 // checkpoints, and the runtimes (CPU, GPU), which compile and run them.
 //
-// It deliberately holds no code that computes: no parsing, no inference.
+// It deliberately holds no code that computes: no parsing, no inference;
+// only the Model interface that every runtime's loaded network satisfies.
 package graph
+
+import "context"
 
 // Conv is a 2-D convolution with stride 1 and "same" zero padding (K/2), as
 // torch.nn.Conv2d(In, Out, K, 1, K/2).
@@ -74,3 +77,17 @@ func (n *SRVGG) OutScale() int { return n.Upscale }
 
 // InputMultiple implements Network.
 func (n *SRVGG) InputMultiple() int { return 1 }
+
+// Model is one network loaded on a runtime. It is declared here, beside the
+// descriptions, so that runtimes can return it without importing package
+// enhance. It is safe for use by one goroutine at a time; the pipeline
+// serialises calls through its semaphore.
+type Model interface {
+	// Forward runs the network on n tiles of h×w pixels. in holds n×3×h×w
+	// float32 values in NCHW order, RGB in [0,1]; out receives
+	// n×3×(h·s)×(w·s) values (s the network's OutScale) before any clamping.
+	// h and w are multiples of the network's InputMultiple.
+	Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error
+	// Close frees the runtime's memory; calling it twice is safe.
+	Close() error
+}
