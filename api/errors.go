@@ -1,0 +1,161 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"imageenhancer/auth"
+	"imageenhancer/enhance"
+	"imageenhancer/store"
+)
+
+// Kind classifies an error for the client; one table maps kinds to statuses.
+type Kind int
+
+// Kinds of errors, as in pkgsite's derrors.
+const (
+	Internal     Kind = iota // a fault of ours: 500, logged, details hidden
+	InvalidInput             // 400
+	Unauthorized             // 401
+	Forbidden                // 403
+	NotFound                 // 404
+	Conflict                 // 409
+	TooLarge                 // 413
+	Unavailable              // 503 with Retry-After
+)
+
+var statusOf = map[Kind]int{
+	Internal:     http.StatusInternalServerError,
+	InvalidInput: http.StatusBadRequest,
+	Unauthorized: http.StatusUnauthorized,
+	Forbidden:    http.StatusForbidden,
+	NotFound:     http.StatusNotFound,
+	Conflict:     http.StatusConflict,
+	TooLarge:     http.StatusRequestEntityTooLarge,
+	Unavailable:  http.StatusServiceUnavailable,
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait: about one inference
+// of a typical photo on the GPU, so a retry has a fair chance.
+const retryAfterSeconds = 5
+
+// Error is an error with a kind and a message for the client (in Spanish,
+// like the manual's).
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error // the cause, logged for Internal errors
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorf returns an *Error of kind k with a formatted client message.
+func errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
+}
+
+// The manual's 401 messages.
+var (
+	errTokenRequired = errorf(Unauthorized, "Token de autenticación requerido")
+	errTokenInvalid  = errorf(Unauthorized, "Token inválido o expirado")
+)
+
+// classify turns any error into an *Error: errors of the lower packages by
+// their kinds, anything unknown as Internal.
+func classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return errorf(TooLarge, "El cuerpo de la petición supera el límite de %d bytes", mbe.Limit)
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(NotFound, "Recurso no encontrado")
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return errorf(Unauthorized, "Credenciales inválidas")
+	case errors.Is(err, auth.ErrInvalidToken):
+		return errTokenInvalid
+	case errors.Is(err, auth.ErrInactive):
+		return errorf(Forbidden, "Usuario inactivo")
+	case errors.Is(err, auth.ErrConflict), errors.Is(err, store.ErrConflict):
+		return &Error{Kind: Conflict, Msg: clientMessage(err)}
+	case errors.Is(err, auth.ErrInvalidInput),
+		errors.Is(err, enhance.ErrInvalidInput),
+		errors.Is(err, enhance.ErrModelNotInstalled),
+		errors.Is(err, enhance.ErrFaceUnavailable):
+		return &Error{Kind: InvalidInput, Msg: clientMessage(err)}
+	case errors.Is(err, enhance.ErrTooLarge):
+		return &Error{Kind: TooLarge, Msg: clientMessage(err)}
+	case errors.Is(err, enhance.ErrBusy):
+		return errorf(Unavailable, "Servidor ocupado: la cola de procesamiento está llena, reintente en %d segundos", retryAfterSeconds)
+	}
+	return &Error{Kind: Internal, Msg: "Error interno del servidor", Err: err}
+}
+
+// clientMessage is the part of a lower package's message meant for the
+// client: "kind: message" loses the "kind: " prefix of a sentinel.
+func clientMessage(err error) string {
+	msg := err.Error()
+	for _, k := range []error{auth.ErrInvalidInput, auth.ErrConflict, enhance.ErrInvalidInput, enhance.ErrModelNotInstalled,
+		enhance.ErrFaceUnavailable, enhance.ErrTooLarge} {
+		if p := k.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
+			return msg[len(p):]
+		}
+	}
+	return msg
+}
+
+// handlerFunc is an HTTP handler that reports failure by returning an error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// adapter turns handlerFuncs into http.Handlers: a returned error becomes
+// {"error": msg} with the status of its kind.
+type adapter struct {
+	log *slog.Logger
+}
+
+func (a adapter) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+func (a adapter) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := classify(err)
+	status := statusOf[e.Kind]
+	if e.Kind == Internal {
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Kind == Unavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	if e.Kind == Unauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+	}
+	writeJSON(w, status, map[string]string{"error": e.Msg})
+}
+
+// writeJSON writes v as the JSON body with status. A failed write means
+// the client has gone; there is nobody left to tell.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

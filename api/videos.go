@@ -1,0 +1,209 @@
+package api
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"imageenhancer/store"
+)
+
+// videoJSON is a video as the manual's responses show it.
+type videoJSON struct {
+	ID               string    `json:"id"`
+	OriginalFilename string    `json:"original_filename"`
+	Description      string    `json:"description"`
+	ModelType        string    `json:"model_type"`
+	Scale            int       `json:"scale"`
+	FaceEnhance      bool      `json:"face_enhance"`
+	DurationSeconds  float64   `json:"duration_seconds"`
+	FPS              float64   `json:"fps"`
+	FrameCount       int       `json:"frame_count"`
+	OriginalWidth    int       `json:"original_width"`
+	OriginalHeight   int       `json:"original_height"`
+	EnhancedWidth    int       `json:"enhanced_width"`
+	EnhancedHeight   int       `json:"enhanced_height"`
+	Status           string    `json:"status"`
+	FramesProcessed  int       `json:"frames_processed"`
+	ErrorMessage     *string   `json:"error_message"`
+	ProcessingTimeMS int64     `json:"processing_time_ms"`
+	GPUUsed          bool      `json:"gpu_used"`
+	CreatedAt        jsonTime  `json:"created_at"`
+	CompletedAt      *jsonTime `json:"completed_at"`
+	// DownloadURL streams the enhanced MKV once completed: base64 in JSON
+	// is impractical for long videos.
+	DownloadURL *string `json:"download_url"`
+}
+
+// videoDetailJSON adds the files, once completed, as GET /api/videos/{id}
+// answers.
+type videoDetailJSON struct {
+	videoJSON
+	OriginalBase64 *string `json:"original_base64"`
+	EnhancedBase64 *string `json:"enhanced_base64"`
+}
+
+func videoView(v *store.Video) videoJSON {
+	j := videoJSON{
+		ID: v.ID, OriginalFilename: v.OriginalFilename, Description: v.Description, ModelType: v.ModelType,
+		Scale: v.Scale, FaceEnhance: v.FaceEnhance, DurationSeconds: v.DurationSeconds, FPS: v.FPS,
+		FrameCount: v.FrameCount, OriginalWidth: v.OriginalWidth, OriginalHeight: v.OriginalHeight,
+		EnhancedWidth: v.EnhancedWidth, EnhancedHeight: v.EnhancedHeight, Status: v.Status,
+		FramesProcessed: v.FramesProcessed, ErrorMessage: v.ErrorMessage, ProcessingTimeMS: v.ProcessingTimeMS,
+		GPUUsed: v.GPUUsed, CreatedAt: jsonTime(v.CreatedAt), CompletedAt: timePtr(v.CompletedAt),
+	}
+	if v.Status == store.StatusCompleted {
+		u := "/api/videos/" + v.ID + "/download"
+		j.DownloadURL = &u
+	}
+	return j
+}
+
+// videoStatuses are the manual's filter values for videos.
+var videoStatuses = []string{store.StatusPending, store.StatusInProgress, store.StatusCompleted, store.StatusError}
+
+const videoNotFound = "Video no encontrado"
+
+// POST /api/videos/enhance
+func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	var req struct {
+		VideoBase64 string `json:"video_base64"`
+		Filename    string `json:"filename"`
+		Description string `json:"description"`
+		ModelType   string `json:"model_type"`
+		Scale       *int   `json:"scale"`
+		FaceEnhance bool   `json:"face_enhance"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.VideoBase64 == "" {
+		return errorf(InvalidInput, "Campo requerido: video_base64")
+	}
+	filename := cleanFilename(req.Filename)
+	if filename == "" {
+		return errorf(InvalidInput, "Campo requerido: filename (nombre del archivo con extensión)")
+	}
+	if ext := filepath.Ext(filename); ext == "" || ext == filename {
+		return errorf(InvalidInput, "filename debe tener extensión (p. ej. mi_video.mp4)")
+	}
+	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
+		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
+	}
+	if s.videos == nil {
+		return errorf(Unavailable, "Procesamiento de video no disponible en este servidor")
+	}
+	data, err := decodeBase64(req.VideoBase64)
+	if err != nil {
+		return errorf(InvalidInput, "Datos de video inválidos: video_base64 no es base64 válido")
+	}
+	model := req.ModelType
+	if model == "" {
+		model = defaultModel
+	}
+	v, err := s.videos.Submit(r.Context(), u.ID, VideoRequest{
+		Data: data, Filename: filename, Description: req.Description,
+		ModelType: model, Scale: deref(req.Scale), FaceEnhance: req.FaceEnhance,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"message": "Video recibido, procesamiento iniciado. Consulte el estado con GET /api/videos/{id}",
+		"video":   videoView(v),
+	})
+	return nil
+}
+
+// GET /api/videos
+func (s *Server) listVideos(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	opt, err := listOptions(r, videoStatuses...)
+	if err != nil {
+		return err
+	}
+	videos, total, err := s.st.ListVideos(r.Context(), u.ID, opt)
+	if err != nil {
+		return err
+	}
+	views := make([]videoJSON, len(videos))
+	for i := range videos {
+		views[i] = videoView(&videos[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "page": opt.Page, "per_page": opt.PerPage, "videos": views})
+	return nil
+}
+
+// userVideo is the caller's video of the route's {id}.
+func (s *Server) userVideo(r *http.Request, u *store.User) (*store.Video, error) {
+	id, err := pathID(r, videoNotFound)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.st.VideoByID(r.Context(), u.ID, id)
+	if err != nil {
+		return nil, wrapNotFound(err, videoNotFound)
+	}
+	return v, nil
+}
+
+// GET /api/videos/{id}
+func (s *Server) getVideo(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	v, err := s.userVideo(r, u)
+	if err != nil {
+		return err
+	}
+	d := videoDetailJSON{videoJSON: videoView(v)}
+	if v.Status == store.StatusCompleted {
+		d.OriginalBase64 = s.fileBase64(r.Context(), v.OriginalPath)
+		d.EnhancedBase64 = s.fileBase64(r.Context(), v.EnhancedPath)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"video": d})
+	return nil
+}
+
+// GET /api/videos/{id}/download streams the enhanced MKV (with Range
+// support), for clients that would rather not hold it in base64.
+func (s *Server) downloadVideo(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	v, err := s.userVideo(r, u)
+	if err != nil {
+		return err
+	}
+	if v.Status != store.StatusCompleted || v.EnhancedPath == "" {
+		return errorf(Conflict, "El video aún no está completado (status: %s)", v.Status)
+	}
+	f, err := os.Open(v.EnhancedPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(v.OriginalFilename, filepath.Ext(v.OriginalFilename)) + "_enhanced.mkv"
+	w.Header().Set("Content-Type", "video/x-matroska")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+	return nil
+}
+
+// DELETE /api/videos/{id} cancels the job if it runs, then removes the
+// record and both files.
+func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	v, err := s.userVideo(r, u)
+	if err != nil {
+		return err
+	}
+	if s.videos != nil {
+		s.videos.Cancel(v.ID)
+	}
+	if err := s.st.DeleteVideo(context.WithoutCancel(r.Context()), u.ID, v.ID); err != nil {
+		return wrapNotFound(err, videoNotFound)
+	}
+	s.removeFiles(r.Context(), v.OriginalPath, v.EnhancedPath)
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Video eliminado exitosamente"})
+	return nil
+}
