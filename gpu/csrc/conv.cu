@@ -1,0 +1,297 @@
+// conv.cu: the 3x3 convolution, an implicit GEMM on tensor cores
+// (mma.sync m16n8k16, fp16 operands, fp32 accumulators) with its epilogue
+// fused: bias, leaky ReLU or PReLU, up to two scaled residuals, and the
+// output written straight into a channel slice of an NHWC buffer (the dense
+// blocks' concatenation) or, for the last layer, as float32 NCHW with the
+// pixel shuffle and the nearest-upsampled input folded in.
+//
+// GEMM view: M = output pixels (n*H*W), N = output channels, K = 9 taps x
+// Cin. A K step is 32 input channels of one tap; nearest 2x upsampling of
+// the input is folded into the A loads (source pixel = (y>>1, x>>1)).
+#include "common.cuh"
+
+namespace {
+
+struct ConvArgs {
+	const half *in;
+	int in_cs, in_h, in_w, ups;
+	int out_h, out_w, npix;
+	int cin_pad, ktot;
+	const half *wgt;
+	const float *bias, *slope;
+	int act, cout;
+	half *out;
+	int out_cs;
+	float s1, s2;
+	const half *res1, *res2;
+	int res1_cs, res2_cs;
+	int mode;
+	float *fout;
+	const float *base;
+	int r;
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) {
+	return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid) {
+	int n = valid ? 16 : 0;  // 0 bytes read: the 16 destination bytes are zero-filled
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3, uint32_t addr) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+	             : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+	             : "r"(addr));
+}
+
+__device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
+	asm volatile(
+	    "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+	    "{%0,%1,%2,%3};\n"
+	    : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+	    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// A row of a stage is 32 halves = four 16-byte chunks; chunks are XOR-swizzled
+// so that ldmatrix's eight rows fall in distinct banks.
+__device__ __forceinline__ int swz(int row, int chunk) { return row * 32 + ((chunk ^ ((row >> 1) & 3)) << 3); }
+
+__device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pix, int ch) {
+	v += a.bias[ch];
+	if (a.act == ACT_LRELU) v = v > 0.f ? v : 0.2f * v;
+	else if (a.act == ACT_PRELU) v = v > 0.f ? v : a.slope[ch] * v;
+	if (a.res1) v = v * a.s1 + __half2float(a.res1[(size_t)pix * a.res1_cs + ch]);
+	if (a.res2) v = v * a.s2 + __half2float(a.res2[(size_t)pix * a.res2_cs + ch]);
+	return v;
+}
+
+__device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
+	if (pix >= a.npix) return;
+	if (a.mode == OUT_NHWC) {
+		if (ch + 1 < a.cout) {
+			float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
+			*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
+		} else if (ch < a.cout) {
+			a.out[(size_t)pix * a.out_cs + ch] = __float2half_rn(epilogue_val(a, v0, pix, ch));
+		}
+		return;
+	}
+	int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
+	for (int j = 0; j < 2; j++) {
+		int c = ch + j;
+		if (c >= a.cout) break;
+		float v = epilogue_val(a, j ? v1 : v0, pix, c);
+		if (a.mode == OUT_NCHW_F32) {
+			a.fout[(((size_t)img * a.cout + c) * a.out_h + oy) * a.out_w + ox] = v;
+		} else {  // pixel shuffle by r, plus the nearest-upsampled input
+			int rr = a.r * a.r, oc = c / rr, i = (c % rr) / a.r, jj = c % a.r;
+			int H = a.out_h * a.r, W = a.out_w * a.r;
+			v += a.base[(((size_t)img * 3 + oc) * a.out_h + oy) * a.out_w + ox];
+			a.fout[(((size_t)img * 3 + oc) * H + oy * a.r + i) * W + ox * a.r + jj] = v;
+		}
+	}
+}
+
+template <int BM, int BN, int WM, int WN, int STAGES>
+__global__ void __launch_bounds__(WM *WN * 32) conv3x3_kernel(const ConvArgs a) {
+	constexpr int THREADS = WM * WN * 32;
+	constexpr int TM = BM / WM, TN = BN / WN;  // warp tile
+	constexpr int MT = TM / 16, NT = TN / 8;
+	constexpr int A_CHUNKS = BM * 4 / THREADS;
+	constexpr int B_CHUNKS = (BN * 4 + THREADS - 1) / THREADS;
+	static_assert(NT % 2 == 0, "B fragments load in pairs");
+	static_assert(BM * 4 % THREADS == 0, "A chunks split evenly");
+
+	extern __shared__ __align__(128) half smem[];
+	half *sA = smem;                       // STAGES x BM x 32
+	half *sB = smem + STAGES * BM * 32;    // STAGES x BN x 32
+
+	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	const int wm = warp % WM, wn = warp / WM;
+	const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+	const int cchunks = a.cin_pad >> 5;
+	const int numK = 9 * cchunks;
+
+	// The pixels this thread loads for A, decoded once.
+	int a_oy[A_CHUNKS], a_ox[A_CHUNKS], a_base[A_CHUNKS];
+	#pragma unroll
+	for (int i = 0; i < A_CHUNKS; i++) {
+		int q = tid + i * THREADS, row = q >> 2, pix = m0 + row;
+		if (pix < a.npix) {
+			int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
+			a_oy[i] = oy; a_ox[i] = ox; a_base[i] = img * a.in_h * a.in_w;
+		} else {
+			a_oy[i] = -100000; a_ox[i] = 0; a_base[i] = 0;
+		}
+	}
+
+	auto load_stage = [&](int stage, int kk) {
+		int tap = kk / cchunks, c0 = (kk - tap * cchunks) << 5;
+		int dy = tap / 3 - 1, dx = tap % 3 - 1;
+		half *dA = sA + stage * BM * 32;
+		#pragma unroll
+		for (int i = 0; i < A_CHUNKS; i++) {
+			int q = tid + i * THREADS, row = q >> 2, ch = q & 3;
+			int iy = a_oy[i] + dy, ix = a_ox[i] + dx;
+			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
+			const half *src = a.in;
+			if (ok) {
+				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
+				src = a.in + (size_t)(a_base[i] + sy * a.in_w + sx) * a.in_cs + c0 + ch * 8;
+			}
+			cp_async16(smem_addr(dA + swz(row, ch)), src, ok);
+		}
+		half *dB = sB + stage * BN * 32;
+		#pragma unroll
+		for (int i = 0; i < B_CHUNKS; i++) {
+			int q = tid + i * THREADS;
+			if (q < BN * 4) {
+				int row = q >> 2, ch = q & 3;
+				const half *src = a.wgt + (size_t)(n0 + row) * a.ktot + (kk << 5) + ch * 8;
+				cp_async16(smem_addr(dB + swz(row, ch)), src, true);
+			}
+		}
+	};
+
+	float acc[MT][NT][4];
+	#pragma unroll
+	for (int i = 0; i < MT; i++)
+		#pragma unroll
+		for (int j = 0; j < NT; j++)
+			#pragma unroll
+			for (int k = 0; k < 4; k++) acc[i][j][k] = 0.f;
+
+	#pragma unroll
+	for (int s = 0; s < STAGES - 1; s++) {
+		if (s < numK) load_stage(s, s);
+		cp_commit();
+	}
+
+	for (int kk = 0; kk < numK; kk++) {
+		cp_wait<STAGES - 2>();
+		__syncthreads();
+		int nk = kk + STAGES - 1;
+		if (nk < numK) load_stage(nk % STAGES, nk);
+		cp_commit();
+
+		const half *tA = sA + (kk % STAGES) * BM * 32;
+		const half *tB = sB + (kk % STAGES) * BN * 32;
+		#pragma unroll
+		for (int ks = 0; ks < 2; ks++) {
+			uint32_t af[MT][4], bf[NT][2];
+			int mi = lane >> 3, r8 = lane & 7;
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+				int row = wm * TM + mt * 16 + (mi & 1) * 8 + r8;
+				int chunk = ks * 2 + (mi >> 1);
+				ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3], smem_addr(tA + swz(row, chunk)));
+			}
+			#pragma unroll
+			for (int nt = 0; nt < NT; nt += 2) {
+				int row = wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
+				int chunk = ks * 2 + (mi & 1);
+				ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1], smem_addr(tB + swz(row, chunk)));
+			}
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++)
+				#pragma unroll
+				for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+		}
+	}
+	cp_wait<0>();
+
+	const int g = lane >> 2, t4 = lane & 3;
+	#pragma unroll
+	for (int mt = 0; mt < MT; mt++)
+		#pragma unroll
+		for (int nt = 0; nt < NT; nt++) {
+			int row = m0 + wm * TM + mt * 16 + g;
+			int ch = n0 + wn * TN + nt * 8 + t4 * 2;
+			store_out(a, row, ch, acc[mt][nt][0], acc[mt][nt][1]);
+			store_out(a, row + 8, ch, acc[mt][nt][2], acc[mt][nt][3]);
+		}
+}
+
+template <int BM, int BN, int WM, int WN, int STAGES>
+int launch(const ConvArgs &a, int cout_pad, cudaStream_t s) {
+	constexpr int THREADS = WM * WN * 32;
+	constexpr size_t SMEM = (size_t)STAGES * (BM + BN) * 32 * sizeof(half);
+	auto k = conv3x3_kernel<BM, BN, WM, WN, STAGES>;
+	dim3 grid((a.npix + BM - 1) / BM, cout_pad / BN);
+	k<<<grid, THREADS, SMEM, s>>>(a);
+	CU(cudaGetLastError());
+	return IEGPU_OK;
+}
+
+template <int BM, int BN, int WM, int WN, int STAGES>
+int prepare() {
+	constexpr size_t SMEM = (size_t)STAGES * (BM + BN) * 32 * sizeof(half);
+	CU(cudaFuncSetAttribute(conv3x3_kernel<BM, BN, WM, WN, STAGES>,
+	                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)SMEM));
+	return IEGPU_OK;
+}
+
+}  // namespace
+
+// conv_prepare raises the shared-memory limit of every variant on the
+// current device; engines call it once when they are built.
+int conv_prepare() {
+	int st;
+	if ((st = prepare<128, 64, 2, 2, 4>()) || (st = prepare<128, 32, 4, 1, 4>()) ||
+	    (st = prepare<64, 64, 2, 2, 4>()) || (st = prepare<64, 32, 2, 2, 4>()) ||
+	    (st = prepare<256, 64, 4, 2, 3>()) || (st = prepare<256, 32, 8, 1, 3>()))
+		return st;
+	return IEGPU_OK;
+}
+
+// conv_variants is how many kernel shapes tuning can choose between.
+int conv_variants() { return 3; }
+
+int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
+	ConvArgs a{};
+	int ih, iw;
+	level_dims(e, op.in_level, h, w, &ih, &iw);
+	const BufSpec &ib = e->bufs[op.in.buf];
+	a.in = e->d_bufs[op.in.buf] + op.in.off;
+	a.in_cs = ib.channels;
+	a.in_h = ih; a.in_w = iw;
+	a.ups = op.upsample;
+	a.out_h = op.upsample ? 2 * ih : ih;
+	a.out_w = op.upsample ? 2 * iw : iw;
+	a.npix = n * a.out_h * a.out_w;
+	a.cin_pad = op.cin_pad;
+	a.ktot = 9 * op.cin_pad;
+	a.wgt = e->d_w + op.w_off;
+	a.bias = e->d_b + op.b_off;
+	a.slope = op.act == ACT_PRELU ? e->d_s + op.s_off : nullptr;
+	a.act = op.act;
+	a.cout = op.cout;
+	a.mode = op.mode;
+	if (op.mode == OUT_NHWC) {
+		a.out = e->d_bufs[op.out.buf] + op.out.off;
+		a.out_cs = e->bufs[op.out.buf].channels;
+	} else {
+		a.fout = e->d_out;
+		a.base = e->d_in;
+		a.r = e->out_scale;
+	}
+	a.s1 = op.s1; a.s2 = op.s2;
+	if (op.res1.buf >= 0) { a.res1 = e->d_bufs[op.res1.buf] + op.res1.off; a.res1_cs = e->bufs[op.res1.buf].channels; }
+	if (op.res2.buf >= 0) { a.res2 = e->d_bufs[op.res2.buf] + op.res2.off; a.res2_cs = e->bufs[op.res2.buf].channels; }
+	if (a.npix == 0) return IEGPU_OK;
+
+	bool n64 = op.cout_pad % 64 == 0;
+	switch (op.variant) {
+	case 1:
+		return n64 ? launch<64, 64, 2, 2, 4>(a, op.cout_pad, s) : launch<64, 32, 2, 2, 4>(a, op.cout_pad, s);
+	case 2:
+		return n64 ? launch<256, 64, 4, 2, 3>(a, op.cout_pad, s) : launch<256, 32, 8, 1, 3>(a, op.cout_pad, s);
+	default:
+		return n64 ? launch<128, 64, 2, 2, 4>(a, op.cout_pad, s) : launch<128, 32, 4, 1, 4>(a, op.cout_pad, s);
+	}
+}

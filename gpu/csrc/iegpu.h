@@ -1,0 +1,101 @@
+/* iegpu.h: the C API of the Image Enhancer GPU runtime (libiegpu.so).
+ *
+ * Opaque handles, status codes, no aborts (as ggml does it): every function
+ * returns an iegpu_status, and iegpu_last_error gives the detail of the last
+ * failure on the calling thread. The library runs Real-ESRGAN's two
+ * architectures (RRDBNet, SRVGGNetCompact) with fp16 storage (NHWC) and fp32
+ * accumulation on tensor cores; it knows nothing of files or tiling: the
+ * caller hands it weights and tiles, and saves or restores its tuned plan. */
+#ifndef IEGPU_H
+#define IEGPU_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IEGPU_API_VERSION 1
+
+#if defined(__GNUC__)
+#define IEGPU_EXPORT __attribute__((visibility("default")))
+#else
+#define IEGPU_EXPORT
+#endif
+
+typedef enum {
+	IEGPU_OK = 0,
+	IEGPU_ERR_INVALID = 1,     /* bad argument or unsupported network shape */
+	IEGPU_ERR_NO_DEVICE = 2,   /* no CUDA device, or the index is out of range */
+	IEGPU_ERR_DRIVER = 3,      /* driver missing or older than the runtime */
+	IEGPU_ERR_OOM = 4,         /* device memory exhausted: use a smaller tile */
+	IEGPU_ERR_CUDA = 5,        /* any other CUDA failure */
+	IEGPU_ERR_PLAN = 6         /* a plan that does not fit this engine */
+} iegpu_status;
+
+typedef enum {
+	IEGPU_ARCH_RRDB = 1,  /* RRDBNet: convs = first, body (15 per RRDB), body, up1, up2, hr, last */
+	IEGPU_ARCH_SRVGG = 2  /* SRVGGNetCompact: convs in order, prelu[i] after conv i (all but the last) */
+} iegpu_arch;
+
+typedef struct {
+	int out, in, k;       /* k must be 3 */
+	const float *weight;  /* out*in*k*k floats, PyTorch OIHW */
+	const float *bias;    /* out floats, or NULL */
+} iegpu_conv;
+
+typedef struct {
+	int arch;                   /* iegpu_arch */
+	int scale;                  /* RRDB: 4, 2 or 1; SRVGG: upscale */
+	int num_feat, num_grow;     /* num_grow: RRDB only */
+	int num_convs;
+	const iegpu_conv *convs;
+	const float *const *prelu;  /* SRVGG: num_convs-1 arrays of num_feat slopes */
+} iegpu_network;
+
+typedef struct iegpu_context iegpu_context;
+typedef struct iegpu_engine iegpu_engine;
+
+/* iegpu_last_error copies the last failure's message on this thread into buf. */
+IEGPU_EXPORT void iegpu_last_error(char *buf, size_t len);
+IEGPU_EXPORT int iegpu_api_version(void);
+
+/* Devices and contexts. */
+IEGPU_EXPORT int iegpu_device_count(int *count);
+IEGPU_EXPORT int iegpu_context_create(int device, iegpu_context **out);
+IEGPU_EXPORT int iegpu_context_destroy(iegpu_context *ctx);
+IEGPU_EXPORT int iegpu_context_info(iegpu_context *ctx, char *name, size_t name_len,
+                       size_t *total_bytes, size_t *free_bytes,
+                       int *driver_version, int *runtime_version, int *cc_major, int *cc_minor);
+
+/* Engines: a network compiled for one context. The description is copied. */
+IEGPU_EXPORT int iegpu_engine_create(iegpu_context *ctx, const iegpu_network *net, iegpu_engine **out);
+IEGPU_EXPORT int iegpu_engine_destroy(iegpu_engine *eng);
+/* iegpu_engine_reserve allocates the activations for n tiles of h x w input
+ * pixels (done by the runs too, growing as needed); IEGPU_ERR_OOM leaves the
+ * engine usable at its former size. */
+IEGPU_EXPORT int iegpu_engine_reserve(iegpu_engine *eng, int n, int h, int w);
+/* iegpu_engine_workspace estimates the device bytes a run of that shape needs. */
+IEGPU_EXPORT int iegpu_engine_workspace(iegpu_engine *eng, int n, int h, int w, size_t *bytes);
+/* iegpu_engine_memory reports the device bytes held: weights and activations. */
+IEGPU_EXPORT int iegpu_engine_memory(iegpu_engine *eng, size_t *weight_bytes, size_t *activation_bytes);
+
+/* Runs: in is n x 3 x h x w float32 NCHW in [0,1]; out receives
+ * n x 3 x (h*s) x (w*s) float32 NCHW, unclamped. Host pointers, synchronous. */
+IEGPU_EXPORT int iegpu_engine_run(iegpu_engine *eng, const float *in, int n, int h, int w, float *out);
+/* The same on device pointers (float32), on the engine's stream, synchronous. */
+IEGPU_EXPORT int iegpu_engine_run_device(iegpu_engine *eng, const float *d_in, int n, int h, int w, float *d_out);
+/* iegpu_engine_time runs iters forwards on device buffers of that shape and
+ * returns the median milliseconds (CUDA events around each replay). */
+IEGPU_EXPORT int iegpu_engine_time(iegpu_engine *eng, int n, int h, int w, int iters, float *ms);
+
+/* Plans: tuning picks a kernel variant per layer by timing them on a tile of
+ * n x h x w; the plan is a short text the caller stores and hands back later. */
+IEGPU_EXPORT int iegpu_engine_tune(iegpu_engine *eng, int n, int h, int w);
+IEGPU_EXPORT int iegpu_engine_plan(iegpu_engine *eng, char *buf, size_t len, size_t *needed);
+IEGPU_EXPORT int iegpu_engine_set_plan(iegpu_engine *eng, const char *plan);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

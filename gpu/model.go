@@ -1,0 +1,180 @@
+//go:build cgo
+
+package gpu
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"imageenhancer/enhance/graph"
+)
+
+// Model is a network compiled for the GPU: weights in device memory and
+// activations reserved for the largest tile seen. It implements graph.Model.
+type Model struct {
+	mu    sync.Mutex
+	rt    *Runtime
+	eng   *C.iegpu_engine
+	scale int
+	mult  int
+	// Plan is where the tuned plan came from: "cache", "tuned" or "default".
+	Plan string
+}
+
+// Load compiles net for this GPU, tuning it (or reading its cached plan).
+func (r *Runtime) Load(net graph.Network) (graph.Model, error) {
+	m, err := r.LoadModel(net)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadModel is Load with the concrete type, for MaxTile and Time.
+func (r *Runtime) LoadModel(net graph.Network) (*Model, error) {
+	cn, err := describe(net)
+	if err != nil {
+		return nil, err
+	}
+	defer cn.free()
+	r.mu.Lock()
+	if r.ctx == nil || r.closed {
+		r.mu.Unlock()
+		return nil, errors.New("gpu: runtime closed")
+	}
+	m := &Model{rt: r, scale: net.OutScale(), mult: net.InputMultiple()}
+	err = call(func() C.int { return C.ie_engine_create(r.ctx, cn.net, &m.eng) })
+	cn.unpin()
+	if err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("gpu: building the engine: %w", err)
+	}
+	r.models++
+	r.mu.Unlock()
+	runtime.SetFinalizer(m, (*Model).Close)
+	if err := m.applyPlan(net); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Forward implements graph.Model. A batch that does not fit is split in
+// halves; a single tile that does not fit returns an error wrapping
+// ErrOutOfMemory, and the caller should retry with a smaller tile.
+func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n <= 0 || h <= 0 || w <= 0 || h%m.mult != 0 || w%m.mult != 0 {
+		return fmt.Errorf("gpu: bad tile shape %dx%dx%d (multiple of %d needed)", n, h, w, m.mult)
+	}
+	inN, outN := 3*h*w, 3*h*w*m.scale*m.scale
+	if len(in) < n*inN || len(out) < n*outN {
+		return fmt.Errorf("gpu: buffers too short for %d tiles of %dx%d", n, h, w)
+	}
+	m.mu.Lock()
+	if m.eng == nil {
+		m.mu.Unlock()
+		return errors.New("gpu: model closed")
+	}
+	err := call(func() C.int {
+		return C.ie_engine_run(m.eng, (*C.float)(&in[0]), C.int(n), C.int(h), C.int(w), (*C.float)(&out[0]))
+	})
+	m.mu.Unlock()
+	if err != nil && errors.Is(err, ErrOutOfMemory) && n > 1 {
+		k := n / 2
+		if err := m.Forward(ctx, in[:k*inN], k, h, w, out[:k*outN]); err != nil {
+			return err
+		}
+		return m.Forward(ctx, in[k*inN:n*inN], n-k, h, w, out[k*outN:n*outN])
+	}
+	return err
+}
+
+// MaxTile is the largest square tile side (a multiple of 16) whose n-tile
+// batch fits in the GPU's free memory with a margin, counting what this
+// model already holds as reusable. enhance uses it to choose its tile.
+func (m *Model) MaxTile(n int) (int, error) {
+	info, err := m.rt.Info()
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return 0, errors.New("gpu: model closed")
+	}
+	var held C.size_t
+	C.ie_engine_memory(m.eng, nil, &held)
+	// 10% of the card stays free for the CUDA graphs, cuBLAS-free kernels'
+	// launch state and other processes.
+	budget := int64(info.FreeBytes) + int64(held) - int64(info.TotalBytes/10)
+	best := 0
+	for side := 16; side <= 8192; side += 16 {
+		var b C.size_t
+		C.ie_engine_workspace(m.eng, C.int(n), C.int(side), C.int(side), &b)
+		if int64(b) > budget {
+			break
+		}
+		best = side
+	}
+	if best == 0 {
+		return 0, fmt.Errorf("%w: not even a 16x16 tile fits", ErrOutOfMemory)
+	}
+	return best, nil
+}
+
+// Time runs the network iters times on n random tiles of h×w already on the
+// device and returns the median milliseconds of one pass (CUDA events).
+func (m *Model) Time(n, h, w, iters int) (float64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return 0, errors.New("gpu: model closed")
+	}
+	var ms C.float
+	err := call(func() C.int { return C.ie_engine_time(m.eng, C.int(n), C.int(h), C.int(w), C.int(iters), &ms) })
+	return float64(ms), err
+}
+
+// Memory reports the device bytes held for weights and activations.
+func (m *Model) Memory() (weights, activations uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return 0, 0
+	}
+	var wb, ab C.size_t
+	C.ie_engine_memory(m.eng, &wb, &ab)
+	return uint64(wb), uint64(ab)
+}
+
+// Close frees the model's device memory; calling it twice is safe.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return nil
+	}
+	runtime.SetFinalizer(m, nil)
+	err := call(func() C.int { return C.ie_engine_destroy(m.eng) })
+	m.eng = nil
+	r := m.rt
+	r.mu.Lock()
+	r.models--
+	if e := r.destroyLocked(); err == nil {
+		err = e
+	}
+	r.mu.Unlock()
+	return err
+}
