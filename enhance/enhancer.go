@@ -1,13 +1,24 @@
+// Package enhance is the image pipeline of the service: decode, tile, run a
+// Real-ESRGAN network, stitch, resize, encode. It also holds the model
+// catalogue, the weights installer (`models fetch`) and Forward, the bare
+// network run that every runtime is checked with.
+//
+// It deliberately does no arithmetic of the networks themselves: a Runtime
+// (package cpu or gpu) runs one tensor of a known shape; tiling, padding,
+// clamping and resizing are here.
 package enhance
-
-// This file is the pipeline's public face, as the api and video packages use
-// it. Bodies marked TODO are filled in by the pipeline work.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"image/png"
+	"math"
+	"sync"
 	"time"
+
+	"imageenhancer/enhance/graph"
 )
 
 // Error kinds of the pipeline. Errors returned by Enhancer wrap one of these
@@ -30,6 +41,9 @@ type Request struct {
 	FaceEnhance  bool
 	// Progress, when set, is called after each tile with tiles done and total.
 	Progress func(done, total int)
+	// Weights, when set, is a weights file (.pth, or .param with its .bin)
+	// used instead of Model. For the command line; the API never sets it.
+	Weights string
 }
 
 // Result is an enhanced image.
@@ -58,50 +72,405 @@ type ModelInfo struct {
 
 // Config configures an Enhancer.
 type Config struct {
-	EnginesDir      string
-	Runtime         Runtime
-	TileSize        int // 0 = whole image
-	TilePad         int
+	EnginesDir string
+	Runtime    Runtime
+	TileSize   int // 0 = whole image
+	TilePad    int
+	// DefaultScale, when 1–4, is the scale of requests that give none for
+	// models whose own scale is 4 (the original's DEFAULT_SCALE=4);
+	// general_x2 keeps 2.
 	DefaultScale    int
-	MaxInputPixels  int64
-	MaxOutputPixels int64
+	MaxInputPixels  int64 // 0 = no limit
+	MaxOutputPixels int64 // 0 = no limit
 	// Concurrency is how many inference batches run at once (the GPU
 	// semaphore's size); QueueLength how many more may wait before ErrBusy.
 	Concurrency int
 	QueueLength int
 }
 
+// Defaults for the Config fields left zero.
+const (
+	DefaultConcurrency = 1
+	DefaultQueueLength = 16
+)
+
 // Enhancer is the image pipeline: decode, tile, run, stitch, resize, encode.
 // It owns the inference semaphore shared by images and videos.
 type Enhancer struct {
-	cfg Config
+	cfg  Config
+	gate *gate
+	png  *png.Encoder
+	// read is LoadNetwork; tests replace it to run the pipeline on
+	// networks that need no weights.
+	read func(string) (graph.Network, error)
+
+	mu     sync.Mutex
+	models map[string]*slot // by model id, or "file:" + path
+}
+
+// slot holds one model once loaded; its mutex serialises loading.
+type slot struct {
+	mu sync.Mutex
+	l  *loaded
 }
 
 // New returns an Enhancer. Models are loaded lazily on first use.
-func New(cfg Config) (*Enhancer, error) { return &Enhancer{cfg: cfg}, nil } // TODO
+func New(cfg Config) (*Enhancer, error) {
+	if cfg.Runtime == nil {
+		return nil, errors.New("enhance: Config.Runtime is nil")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.QueueLength < 0 {
+		cfg.QueueLength = 0
+	} else if cfg.QueueLength == 0 {
+		cfg.QueueLength = DefaultQueueLength
+	}
+	if cfg.TileSize < 0 || cfg.TilePad < 0 {
+		return nil, fmt.Errorf("enhance: tile size %d and pad %d must not be negative", cfg.TileSize, cfg.TilePad)
+	}
+	return &Enhancer{
+		cfg:    cfg,
+		gate:   newGate(cfg.Concurrency, cfg.QueueLength),
+		png:    newPNGEncoder(),
+		read:   networkReader(),
+		models: map[string]*slot{},
+	}, nil
+}
 
 // Models lists the catalogue with what is installed in EnginesDir.
-func (e *Enhancer) Models() []ModelInfo { return nil } // TODO
+func (e *Enhancer) Models() []ModelInfo {
+	var out []ModelInfo
+	for _, m := range Catalogue() {
+		out = append(out, m.info(e.cfg.EnginesDir))
+	}
+	return out
+}
 
 // Enhance runs one request.
 func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
-	return nil, errors.New("not implemented") // TODO
+	start := time.Now()
+	if req.FaceEnhance {
+		return nil, fmt.Errorf("face_enhance: %w: face enhancement is not available: GFPGAN is not implemented yet", ErrFaceUnavailable)
+	}
+	entry, scale, err := e.resolve(req.Model, req.Scale, req.Weights != "")
+	if err != nil {
+		return nil, err
+	}
+	if req.OutputWidth < 0 || req.OutputHeight < 0 {
+		return nil, fmt.Errorf("output_width/output_height: %w: %d×%d, sizes must be positive", ErrInvalidInput, req.OutputWidth, req.OutputHeight)
+	}
+	var l *loaded
+	if req.Weights != "" { // loaded first: its scale is the default
+		if l, err = e.loadFile(req.Weights); err != nil {
+			return nil, err
+		}
+		if req.Scale == 0 {
+			scale = l.scale
+		}
+	}
+	pic, err := decode(req.Image, e.cfg.MaxInputPixels)
+	if err != nil {
+		return nil, err
+	}
+	ow, oh := outputSize(pic.w, pic.h, scale, req.OutputWidth, req.OutputHeight)
+	if lim := e.cfg.MaxOutputPixels; lim > 0 && int64(ow)*int64(oh) > lim {
+		field := "scale"
+		if req.OutputWidth > 0 || req.OutputHeight > 0 {
+			field = "output_width/output_height"
+		}
+		return nil, fmt.Errorf("%s: %w: output of %d×%d pixels, the limit is %d", field, ErrTooLarge, ow, oh, lim)
+	}
+
+	if l == nil {
+		if l, err = e.load(entry); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.gate.acquire(ctx, true); err != nil {
+		return nil, err
+	}
+	col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
+	e.gate.release()
+	if err != nil {
+		return nil, err
+	}
+	col, alpha = resize(col, ow, oh), resizeOpt(alpha, ow, oh)
+	img := toImage(col, alpha, pic.deep)
+	col, alpha = nil, nil // let the floats go before encoding
+	b, err := encodePNG(e.png, img)
+	if err != nil {
+		return nil, fmt.Errorf("encoding PNG: %v", err)
+	}
+	return &Result{
+		PNG:           b,
+		OriginalWidth: pic.w, OriginalHeight: pic.h,
+		Width: ow, Height: oh,
+		Scale:   scale,
+		GPUUsed: e.cfg.Runtime.Name() == "gpu",
+		Elapsed: time.Since(start),
+	}, nil
+}
+
+func resizeOpt(p *planes, w, h int) *planes {
+	if p == nil {
+		return nil
+	}
+	return resize(p, w, h)
+}
+
+// outputSize is w×h times scale, unless the request asks for sizes: both
+// are taken as they are; one alone keeps the input's aspect ratio.
+func outputSize(w, h, scale, ow, oh int) (int, int) {
+	switch {
+	case ow > 0 && oh > 0:
+		return ow, oh
+	case ow > 0:
+		return ow, max(1, int(math.Round(float64(h)*float64(ow)/float64(w))))
+	case oh > 0:
+		return max(1, int(math.Round(float64(w)*float64(oh)/float64(h)))), oh
+	}
+	return w * scale, h * scale
+}
+
+// upscale runs the network over the picture's colour and, when it has
+// any, its alpha replicated to three channels (Real-ESRGAN's
+// alpha_upsampler='realesrgan'). It returns the network-scale output,
+// clamped, unpadded: 3 colour planes (1 for a gray picture) and the alpha.
+func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progress func(done, total int)) (col, alpha *planes, err error) {
+	s := l.scale
+	W, H := pic.w*s, pic.h*s
+	passes := 1
+	if pic.alpha != nil {
+		passes = 2
+	}
+	// Progress counts the tiles of both passes.
+	tilesPerPass := len(plan(0, roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple), e.cfg.TileSize, e.cfg.TilePad, l.multiple))
+	report := func(pass int) func(int, int) {
+		if progress == nil {
+			return nil
+		}
+		return func(done, _ int) { progress(pass*tilesPerPass+done, passes*tilesPerPass) }
+	}
+
+	channels := 3
+	if pic.gray {
+		channels = 1
+	}
+	col = newPlanes(channels, W, H)
+	in := padReflect(&planes{c: 3, w: pic.w, h: pic.h, pix: pic.rgb}, l.multiple)
+	err = runTiles(ctx, l, []*planes{in}, e.cfg.TileSize, e.cfg.TilePad,
+		func(t tile, out []float32) { stitch(col, t, s, out) }, report(0))
+	if err != nil || pic.alpha == nil {
+		return col, nil, err
+	}
+	n := pic.w * pic.h
+	a3 := &planes{c: 3, w: pic.w, h: pic.h, pix: make([]float32, 3*n)}
+	for c := 0; c < 3; c++ {
+		copy(a3.pix[c*n:], pic.alpha)
+	}
+	alpha = newPlanes(1, W, H)
+	err = runTiles(ctx, l, []*planes{padReflect(a3, l.multiple)}, e.cfg.TileSize, e.cfg.TilePad,
+		func(t tile, out []float32) { stitch(alpha, t, s, out) }, report(1))
+	return col, alpha, err
+}
+
+// resolve checks a model id and scale, and turns scale 0 into the default.
+// With a weights file given, the id is not needed.
+func (e *Enhancer) resolve(model string, scale int, file bool) (Entry, int, error) {
+	if scale < 0 || scale > 4 {
+		return Entry{}, 0, fmt.Errorf("scale: %w: %d, must be 1–4", ErrInvalidInput, scale)
+	}
+	if file && model == "" {
+		return Entry{}, scale, nil // 0 becomes the network's own scale once loaded
+	}
+	if model == "" {
+		model = DefaultModel
+	}
+	entry, ok := lookup(model)
+	if !ok {
+		return Entry{}, 0, fmt.Errorf("model_type: %w: unknown model %q (models: %s)", ErrInvalidInput, model, modelIDs())
+	}
+	if scale == 0 {
+		scale = entry.NativeScale
+		if d := e.cfg.DefaultScale; d >= 1 && d <= 4 && entry.NativeScale == 4 {
+			scale = d
+		}
+	}
+	return entry, scale, nil
 }
 
 // Check reports whether model and scale could be served now (the model is
 // known and installed, the scale in 1–4), without running anything. Video
 // submission uses it to refuse a job before accepting it.
-func (e *Enhancer) Check(model string, scale int) error { return nil } // TODO
+func (e *Enhancer) Check(model string, scale int) error {
+	entry, _, err := e.resolve(model, scale, false)
+	if err != nil {
+		return err
+	}
+	if entry.Installed(e.cfg.EnginesDir) == "" {
+		return entry.notInstalled(e.cfg.EnginesDir)
+	}
+	return nil
+}
+
+// load returns the catalogue model, loading it on first use.
+func (e *Enhancer) load(entry Entry) (*loaded, error) {
+	return e.loadKey(entry.ID, func() (*loaded, error) {
+		path := entry.Installed(e.cfg.EnginesDir)
+		if path == "" {
+			return nil, entry.notInstalled(e.cfg.EnginesDir)
+		}
+		return loadModel(e.read, e.cfg.Runtime, path, entry.matches)
+	})
+}
+
+// loadFile returns the network of a weights file, loading it on first use.
+func (e *Enhancer) loadFile(path string) (*loaded, error) {
+	return e.loadKey("file:"+path, func() (*loaded, error) {
+		return loadModel(e.read, e.cfg.Runtime, path, nil)
+	})
+}
+
+func (e *Enhancer) loadKey(key string, load func() (*loaded, error)) (*loaded, error) {
+	e.mu.Lock()
+	s := e.models[key]
+	if s == nil {
+		s = &slot{}
+		e.models[key] = s
+	}
+	e.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.l == nil {
+		l, err := load() // a failure is not kept: installing the file fixes it
+		if err != nil {
+			return nil, err
+		}
+		s.l = l
+	}
+	return s.l, nil
+}
 
 // EnhanceFrames upscales video frames (8-bit RGB, all the same size) by scale
 // with model, batching them through the same semaphore as images. The
 // returned frames are new images of the scaled size, in order.
 func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, frames []*image.RGBA) ([]*image.RGBA, error) {
-	return nil, errors.New("not implemented") // TODO
+	entry, scale, err := e.resolve(model, scale, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(frames) == 0 {
+		return nil, nil
+	}
+	fw, fh := frames[0].Rect.Dx(), frames[0].Rect.Dy()
+	for i, f := range frames {
+		if f.Rect.Dx() != fw || f.Rect.Dy() != fh {
+			return nil, fmt.Errorf("frames: %w: frame %d is %v, frame 0 is %dx%d", ErrInvalidInput, i, f.Rect.Size(), fw, fh)
+		}
+	}
+	if lim := e.cfg.MaxOutputPixels; lim > 0 && int64(fw*scale)*int64(fh*scale) > lim {
+		return nil, fmt.Errorf("scale: %w: frames of %d×%d pixels, the limit is %d", ErrTooLarge, fw*scale, fh*scale, lim)
+	}
+	l, err := e.load(entry)
+	if err != nil {
+		return nil, err
+	}
+	s := l.scale
+	pw, ph := roundUp(fw, l.multiple), roundUp(fh, l.multiple)
+	// Frames go through the network together as far as the model batches
+	// their tiles, and no further: each costs its full output in floats.
+	first := plan(0, pw, ph, e.cfg.TileSize, e.cfg.TilePad, l.multiple)[0]
+	group := min(l.maxBatch(first.h, first.w), 4)
+
+	out := make([]*image.RGBA, 0, len(frames))
+	for len(frames) > 0 {
+		n := min(group, len(frames))
+		ins := make([]*planes, n)
+		cols := make([]*planes, n)
+		for i, f := range frames[:n] {
+			ins[i] = padReflect(&planes{c: 3, w: fw, h: fh, pix: fromImage(f).rgb}, l.multiple)
+			cols[i] = newPlanes(3, fw*s, fh*s)
+		}
+		frames = frames[n:]
+		if err := e.gate.acquire(ctx, false); err != nil {
+			return nil, err
+		}
+		err := runTiles(ctx, l, ins, e.cfg.TileSize, e.cfg.TilePad,
+			func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
+		e.gate.release()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cols {
+			out = append(out, toImage(resize(c, fw*scale, fh*scale), nil, false).(*image.RGBA))
+		}
+	}
+	return out, nil
 }
 
 // RuntimeName is the name of the runtime in use ("cpu" or "gpu").
 func (e *Enhancer) RuntimeName() string { return e.cfg.Runtime.Name() }
 
 // Close releases loaded models.
-func (e *Enhancer) Close() error { return nil } // TODO
+func (e *Enhancer) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for k, s := range e.models {
+		s.mu.Lock()
+		if s.l != nil {
+			s.l.mu.Lock()
+			errs = append(errs, s.l.model.Close())
+			s.l.mu.Unlock()
+			s.l = nil
+		}
+		s.mu.Unlock()
+		delete(e.models, k)
+	}
+	return errors.Join(errs...)
+}
+
+// gate is the inference semaphore: slots run, up to queue more wait, and
+// beyond that images are refused at once with ErrBusy.
+type gate struct {
+	slots   chan struct{}
+	mu      sync.Mutex
+	waiting int
+	queue   int
+}
+
+func newGate(slots, queue int) *gate {
+	return &gate{slots: make(chan struct{}, slots), queue: queue}
+}
+
+// acquire takes a slot. With limited set it refuses with ErrBusy when the
+// queue is full; video frames pass false and wait their turn instead.
+func (g *gate) acquire(ctx context.Context, limited bool) error {
+	select {
+	case g.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	g.mu.Lock()
+	if limited && g.waiting >= g.queue {
+		g.mu.Unlock()
+		return fmt.Errorf("%w: %d running and %d waiting; retry later", ErrBusy, cap(g.slots), g.waiting)
+	}
+	g.waiting++
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
+	}()
+	select {
+	case g.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *gate) release() { <-g.slots }

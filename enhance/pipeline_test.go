@@ -1,0 +1,563 @@
+package enhance
+
+// Pipeline tests on a stand-in network, fast and independent of any
+// runtime: decoding, kinds, tiling, sizes, errors, the semaphore. The real
+// networks are checked in network_test.go.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"imageenhancer/enhance/graph"
+)
+
+// fakeRuntime loads any network as fakeModel.
+type fakeRuntime struct{ block chan struct{} }
+
+func (r *fakeRuntime) Name() string { return "cpu" }
+func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
+	return &fakeModel{s: net.OutScale(), block: r.block}, nil
+}
+
+// fakeModel upsamples by nearest neighbour after mixing in a tenth of the
+// difference to the right-hand neighbour (the edge repeats), so that its
+// output depends on context as a convolution does, keeps flat images flat,
+// and goes a little outside [0,1] on edges.
+type fakeModel struct {
+	s     int
+	block chan struct{}
+}
+
+func (m *fakeModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	if m.block != nil {
+		<-m.block
+	}
+	s := m.s
+	W := w * s
+	for p := 0; p < n*3; p++ {
+		src, dst := in[p*h*w:(p+1)*h*w], out[p*h*w*s*s:(p+1)*h*w*s*s]
+		for y := 0; y < h*s; y++ {
+			for x := 0; x < W; x++ {
+				sx, sy := x/s, y/s
+				v := src[sy*w+sx]
+				r := src[sy*w+min(sx+1, w-1)]
+				dst[y*W+x] = v + 0.1*(v-r)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *fakeModel) Close() error { return nil }
+
+// fakeRead stands in for LoadNetwork: the file name says the network.
+func fakeRead(path string) (graph.Network, error) {
+	switch {
+	case strings.Contains(path, "x2"):
+		return &graph.RRDBNet{Scale: 2, Body: make([]graph.RRDB, 23)}, nil
+	case strings.Contains(path, "x4fast"), strings.Contains(path, "general-x4v3"):
+		return &graph.SRVGG{Upscale: 4, Convs: make([]graph.Conv, 34)}, nil
+	case strings.Contains(path, "anime_6B"):
+		return &graph.RRDBNet{Scale: 4, Body: make([]graph.RRDB, 6)}, nil
+	case strings.Contains(path, "animevideo"): // misnamed on purpose: 32 convs, not 16
+		return &graph.SRVGG{Upscale: 4, Convs: make([]graph.Conv, 34)}, nil
+	}
+	return &graph.RRDBNet{Scale: 4, Body: make([]graph.RRDB, 23)}, nil
+}
+
+// newFake returns an Enhancer on the stand-in, with general_v3, general_x2
+// and anime_video "installed" in a temporary engines folder.
+func newFake(t testing.TB, cfg Config) *Enhancer {
+	dir := t.TempDir()
+	for _, f := range []string{"realesrgan-x4fast.param", "realesrgan-x4fast.bin", "RealESRGAN_x2plus.pth",
+		"realesr-animevideov3-x4.param", "realesr-animevideov3-x4.bin"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.EnginesDir = dir
+	if cfg.Runtime == nil {
+		cfg.Runtime = &fakeRuntime{}
+	}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.read = fakeRead
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func noise(w, h int, seed uint64) *image.NRGBA {
+	r := rand.New(rand.NewPCG(seed, 1))
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(r.IntN(256))
+		if i%4 == 3 {
+			m.Pix[i] = 255
+		}
+	}
+	return m
+}
+
+func encode(t testing.TB, m image.Image) []byte {
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func decodePNG(t testing.TB, b []byte) image.Image {
+	m, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func samePixels(t *testing.T, a, b image.Image) {
+	t.Helper()
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("bounds %v and %v", a.Bounds(), b.Bounds())
+	}
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				t.Fatalf("pixel (%d,%d): %v and %v", x, y, a.At(x, y), b.At(x, y))
+			}
+		}
+	}
+}
+
+func TestTilingMatchesWholeImage(t *testing.T) {
+	in := encode(t, noise(37, 29, 1))
+	for _, model := range []string{"general_v3", "general_x2"} {
+		whole, err := newFake(t, Config{}).Enhance(context.Background(), Request{Image: in, Model: model})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := decodePNG(t, whole.PNG)
+		for _, tc := range []struct{ tile, pad int }{{8, 2}, {16, 1}, {10, 3}, {64, 10}, {7, 1}} {
+			t.Run(model, func(t *testing.T) {
+				var calls, last, total int
+				res, err := newFake(t, Config{TileSize: tc.tile, TilePad: tc.pad}).Enhance(context.Background(),
+					Request{Image: in, Model: model, Progress: func(d, n int) { calls++; last, total = d, n }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				samePixels(t, decodePNG(t, res.PNG), want)
+				if last != total || calls != total {
+					t.Errorf("tile %d: progress called %d times, last %d of %d", tc.tile, calls, last, total)
+				}
+			})
+		}
+		s := 4
+		if model == "general_x2" {
+			s = 2
+		}
+		if want.Bounds().Dx() != 37*s || want.Bounds().Dy() != 29*s {
+			t.Errorf("%s: output %v, want %dx%d", model, want.Bounds(), 37*s, 29*s)
+		}
+	}
+}
+
+func TestPlanCoversImage(t *testing.T) {
+	for _, tc := range []struct{ w, h, size, pad, m int }{
+		{37, 29, 8, 2, 1}, {38, 30, 8, 3, 2}, {128, 128, 32, 10, 1}, {1024, 1024, 256, 10, 4}, {5, 5, 0, 10, 1},
+	} {
+		covered := make([]int, tc.w*tc.h)
+		for _, tl := range plan(0, tc.w, tc.h, tc.size, tc.pad, tc.m) {
+			if tl.x%tc.m != 0 || tl.y%tc.m != 0 || tl.w%tc.m != 0 || tl.h%tc.m != 0 {
+				t.Errorf("%+v: window %+v not a multiple of %d", tc, tl, tc.m)
+			}
+			if tl.x < 0 || tl.y < 0 || tl.x+tl.w > tc.w || tl.y+tl.h > tc.h {
+				t.Errorf("%+v: window %+v outside the image", tc, tl)
+			}
+			for y := tl.y + tl.ty; y < tl.y+tl.ty+tl.th; y++ {
+				for x := tl.x + tl.tx; x < tl.x+tl.tx+tl.tw; x++ {
+					covered[y*tc.w+x]++
+				}
+			}
+		}
+		for i, c := range covered {
+			if c != 1 {
+				t.Fatalf("%+v: pixel %d covered %d times", tc, i, c)
+			}
+		}
+	}
+}
+
+// TestKinds: RGB, RGBA, gray and 16-bit inputs come back as the same kind
+// of PNG, four times the size, with flat colours kept exactly.
+func TestKinds(t *testing.T) {
+	r := image.Rect(0, 0, 9, 7)
+	fill := func(m interface{ Set(int, int, color.Color) }, c color.Color) {
+		for y := 0; y < 7; y++ {
+			for x := 0; x < 9; x++ {
+				m.Set(x, y, c)
+			}
+		}
+	}
+	rgb := image.NewRGBA(r)
+	fill(rgb, color.RGBA{200, 100, 50, 255})
+	rgba := image.NewNRGBA(r)
+	fill(rgba, color.NRGBA{200, 100, 50, 128})
+	gray := image.NewGray(r)
+	fill(gray, color.Gray{77})
+	gray16 := image.NewGray16(r)
+	fill(gray16, color.Gray16{12345})
+	rgb16 := image.NewRGBA64(r)
+	fill(rgb16, color.RGBA64{1000, 30000, 65000, 65535})
+	rgba16 := image.NewNRGBA64(r)
+	fill(rgba16, color.NRGBA64{1000, 30000, 65000, 40000})
+	for _, tc := range []struct {
+		name string
+		in   image.Image
+		want color.Color
+	}{
+		{"rgb", rgb, color.RGBA{200, 100, 50, 255}},
+		{"rgba", rgba, color.NRGBA{200, 100, 50, 128}},
+		{"gray", gray, color.Gray{77}},
+		{"gray16", gray16, color.Gray16{12345}},
+		{"rgb16", rgb16, color.RGBA64{1000, 30000, 65000, 65535}},
+		{"rgba16", rgba16, color.NRGBA64{1000, 30000, 65000, 40000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFake(t, Config{TileSize: 4, TilePad: 1})
+			res, err := e.Enhance(context.Background(), Request{Image: encode(t, tc.in), Model: "general_v3"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := decodePNG(t, res.PNG)
+			if got, want := out.ColorModel(), tc.in.ColorModel(); got != want {
+				t.Errorf("colour model changed")
+			}
+			if out.Bounds() != image.Rect(0, 0, 36, 28) || res.Width != 36 || res.Height != 28 {
+				t.Errorf("size %v, result says %dx%d", out.Bounds(), res.Width, res.Height)
+			}
+			for _, p := range []image.Point{{0, 0}, {35, 27}, {17, 13}} {
+				if got := out.At(p.X, p.Y); got != tc.want {
+					t.Errorf("pixel %v: %v, want %v", p, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// pngBomb is a valid PNG signature and IHDR claiming w×h 8-bit RGB, with
+// a single tiny IDAT: a few bytes that would decode to gigabytes.
+func pngBomb(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr, w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 2
+	chunk("IHDR", ihdr)
+	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+func TestBadImages(t *testing.T) {
+	good := encode(t, noise(16, 16, 2))
+	var gifBuf, jpgBuf bytes.Buffer
+	gif.Encode(&gifBuf, noise(8, 8, 3), nil)
+	jpeg.Encode(&jpgBuf, noise(16, 16, 4), nil)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"zero bytes", nil, ErrInvalidInput},
+		{"truncated png", good[:len(good)/2], ErrInvalidInput},
+		{"png header only", good[:20], ErrInvalidInput},
+		{"truncated jpeg", jpgBuf.Bytes()[:jpgBuf.Len()/2], ErrInvalidInput},
+		{"gif", gifBuf.Bytes(), ErrInvalidInput},
+		{"text", []byte("hello, world"), ErrInvalidInput},
+		{"riff not webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 garbage"), ErrInvalidInput},
+		{"png claiming 100000x100000", pngBomb(100000, 100000), ErrTooLarge},
+		{"png claiming 0 wide", pngBomb(0, 10), ErrInvalidInput},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFake(t, Config{MaxInputPixels: 4096 * 4096})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := e.Enhance(context.Background(), Request{Image: tc.in, Model: "general_v3"})
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "image_base64") {
+				t.Errorf("error %q does not name image_base64", err)
+			}
+			if d := after.TotalAlloc - before.TotalAlloc; d > 16<<20 {
+				t.Errorf("allocated %d MB to refuse it", d>>20)
+			}
+		})
+	}
+}
+
+func TestRequests(t *testing.T) {
+	in := encode(t, noise(20, 10, 5))
+	for _, tc := range []struct {
+		name   string
+		req    Request
+		cfg    Config
+		want   error
+		w, h   int
+		scale  int
+		inText string
+	}{
+		{name: "default scale", req: Request{Model: "general_v3"}, w: 80, h: 40, scale: 4},
+		{name: "config default scale", req: Request{Model: "general_v3"}, cfg: Config{DefaultScale: 2}, w: 40, h: 20, scale: 2},
+		{name: "x2 keeps its scale", req: Request{Model: "general_x2"}, cfg: Config{DefaultScale: 4}, w: 40, h: 20, scale: 2},
+		{name: "scale 1", req: Request{Model: "general_v3", Scale: 1}, w: 20, h: 10, scale: 1},
+		{name: "scale 3", req: Request{Model: "general_v3", Scale: 3}, w: 60, h: 30, scale: 3},
+		{name: "scale 4 on x2", req: Request{Model: "general_x2", Scale: 4}, w: 80, h: 40, scale: 4},
+		{name: "both sizes", req: Request{Model: "general_v3", OutputWidth: 33, OutputHeight: 77}, w: 33, h: 77, scale: 4},
+		{name: "width only", req: Request{Model: "general_v3", OutputWidth: 51}, w: 51, h: 26, scale: 4},
+		{name: "height only", req: Request{Model: "general_v3", OutputHeight: 7}, w: 14, h: 7, scale: 4},
+		{name: "scale 5", req: Request{Model: "general_v3", Scale: 5}, want: ErrInvalidInput, inText: "scale"},
+		{name: "scale -1", req: Request{Model: "general_v3", Scale: -1}, want: ErrInvalidInput, inText: "scale"},
+		{name: "negative width", req: Request{Model: "general_v3", OutputWidth: -3}, want: ErrInvalidInput, inText: "output_width"},
+		{name: "unknown model", req: Request{Model: "nope"}, want: ErrInvalidInput, inText: "model_type"},
+		{name: "not installed", req: Request{Model: "anime"}, want: ErrModelNotInstalled, inText: "RealESRGAN_x4plus_anime_6B.pth"},
+		{name: "default not installed", req: Request{}, want: ErrModelNotInstalled, inText: "realesrgan-x4plus.param"},
+		{name: "wrong network in file", req: Request{Model: "anime_video"}, inText: "SRVGGNetCompact with 32 convs"},
+		{name: "face", req: Request{Model: "general_v3", FaceEnhance: true}, want: ErrFaceUnavailable, inText: "GFPGAN"},
+		{name: "output too large", req: Request{Model: "general_v3"}, cfg: Config{MaxOutputPixels: 799}, want: ErrTooLarge, inText: "scale"},
+		{name: "sizes too large", req: Request{Model: "general_v3", OutputWidth: 1000, OutputHeight: 1000}, cfg: Config{MaxOutputPixels: 1e5}, want: ErrTooLarge, inText: "output_width"},
+		{name: "input too large", req: Request{Model: "general_v3"}, cfg: Config{MaxInputPixels: 199}, want: ErrTooLarge, inText: "image_base64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Image = in
+			res, err := newFake(t, tc.cfg).Enhance(context.Background(), tc.req)
+			if tc.inText != "" && tc.w == 0 {
+				if err == nil || !strings.Contains(err.Error(), tc.inText) {
+					t.Fatalf("error %v, want one naming %q", err, tc.inText)
+				}
+				if tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("error %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := decodePNG(t, res.PNG).Bounds()
+			if b.Dx() != tc.w || b.Dy() != tc.h || res.Width != tc.w || res.Height != tc.h || res.Scale != tc.scale {
+				t.Errorf("got %v, result %dx%d scale %d; want %dx%d scale %d", b, res.Width, res.Height, res.Scale, tc.w, tc.h, tc.scale)
+			}
+			if res.OriginalWidth != 20 || res.OriginalHeight != 10 {
+				t.Errorf("original %dx%d", res.OriginalWidth, res.OriginalHeight)
+			}
+		})
+	}
+}
+
+func TestCheckAndModels(t *testing.T) {
+	e := newFake(t, Config{})
+	for _, tc := range []struct {
+		model string
+		scale int
+		want  error
+	}{
+		{"general_v3", 4, nil}, {"general_v3", 0, nil}, {"anime_video", 2, nil},
+		{"general_v3", 5, ErrInvalidInput}, {"x", 4, ErrInvalidInput}, {"general_x4", 4, ErrModelNotInstalled},
+	} {
+		if err := e.Check(tc.model, tc.scale); !errors.Is(err, tc.want) {
+			t.Errorf("Check(%q, %d) = %v, want %v", tc.model, tc.scale, err, tc.want)
+		}
+	}
+	installed := map[string]bool{}
+	for _, m := range e.Models() {
+		installed[m.ID] = m.Installed
+		if m.Name == "" || m.Description == "" || len(m.SupportedScales) != 4 || m.WeightsFile == "" {
+			t.Errorf("incomplete entry %+v", m)
+		}
+	}
+	want := map[string]bool{"general_x4": false, "general_x2": true, "anime": false, "anime_video": true, "general_v3": true}
+	if len(installed) != 5 {
+		t.Errorf("%d models, want 5", len(installed))
+	}
+	for id, w := range want {
+		if installed[id] != w {
+			t.Errorf("%s installed = %v, want %v", id, installed[id], w)
+		}
+	}
+}
+
+func TestBusy(t *testing.T) {
+	rt := &fakeRuntime{block: make(chan struct{})}
+	e := newFake(t, Config{Runtime: rt, Concurrency: 1, QueueLength: -1})
+	in := encode(t, noise(8, 8, 6))
+	errc := make(chan error)
+	go func() {
+		_, err := e.Enhance(context.Background(), Request{Image: in, Model: "general_v3"})
+		errc <- err
+	}()
+	// Wait until the first request holds the slot.
+	for len(e.gate.slots) == 0 {
+		runtime.Gosched()
+	}
+	_, err := e.Enhance(context.Background(), Request{Image: in, Model: "general_v3"})
+	if !errors.Is(err, ErrBusy) {
+		t.Errorf("second request: %v, want ErrBusy", err)
+	}
+	close(rt.block)
+	if err := <-errc; err != nil {
+		t.Errorf("first request: %v", err)
+	}
+}
+
+func TestEnhanceFrames(t *testing.T) {
+	var frames []*image.RGBA
+	for i := 0; i < 3; i++ {
+		m := image.NewRGBA(image.Rect(0, 0, 12, 10))
+		for j := 0; j < len(m.Pix); j += 4 {
+			m.Pix[j], m.Pix[j+1], m.Pix[j+2], m.Pix[j+3] = uint8(40*i), 90, 200, 255
+		}
+		frames = append(frames, m)
+	}
+	e := newFake(t, Config{TileSize: 4, TilePad: 2})
+	for _, scale := range []int{4, 2} {
+		out, err := e.EnhanceFrames(context.Background(), "general_v3", scale, frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 3 {
+			t.Fatalf("%d frames", len(out))
+		}
+		for i, f := range out {
+			if f.Rect != image.Rect(0, 0, 12*scale, 10*scale) {
+				t.Errorf("frame %d: %v", i, f.Rect)
+			}
+			if got, want := f.RGBAAt(5, 5), (color.RGBA{uint8(40 * i), 90, 200, 255}); got != want {
+				t.Errorf("frame %d: %v, want %v", i, got, want)
+			}
+		}
+	}
+	if _, err := e.EnhanceFrames(context.Background(), "general_x4", 4, frames); !errors.Is(err, ErrModelNotInstalled) {
+		t.Errorf("uninstalled model: %v", err)
+	}
+}
+
+// jpegWithOrientation is a JPEG of m with an EXIF APP1 segment carrying
+// the orientation tag, in the byte order given.
+func jpegWithOrientation(t *testing.T, m image.Image, o uint16, bo binary.ByteOrder) []byte {
+	var j bytes.Buffer
+	if err := jpeg.Encode(&j, m, &jpeg.Options{Quality: 100}); err != nil {
+		t.Fatal(err)
+	}
+	var tiff bytes.Buffer
+	if bo == binary.LittleEndian {
+		tiff.WriteString("II")
+	} else {
+		tiff.WriteString("MM")
+	}
+	binary.Write(&tiff, bo, uint16(42))
+	binary.Write(&tiff, bo, uint32(8))
+	binary.Write(&tiff, bo, uint16(1))
+	binary.Write(&tiff, bo, [2]uint16{0x0112, 3})
+	binary.Write(&tiff, bo, uint32(1))
+	binary.Write(&tiff, bo, [2]uint16{o, 0})
+	binary.Write(&tiff, bo, uint32(0))
+	seg := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
+	var out bytes.Buffer
+	out.Write(j.Bytes()[:2])
+	out.Write([]byte{0xff, 0xe1})
+	binary.Write(&out, binary.BigEndian, uint16(len(seg)+2))
+	out.Write(seg)
+	out.Write(j.Bytes()[2:])
+	return out.Bytes()
+}
+
+func TestEXIFOrientation(t *testing.T) {
+	// 32×16: left half red, right half blue.
+	m := image.NewRGBA(image.Rect(0, 0, 32, 16))
+	for y := 0; y < 16; y++ {
+		for x := 0; x < 32; x++ {
+			c := color.RGBA{255, 0, 0, 255}
+			if x >= 16 {
+				c = color.RGBA{0, 0, 255, 255}
+			}
+			m.Set(x, y, c)
+		}
+	}
+	red := func(p *picture, x, y int) bool { return p.rgb[y*p.w+x] > 0.5 }
+	for _, tc := range []struct {
+		o        uint16
+		bo       binary.ByteOrder
+		w, h     int
+		redAt    image.Point // a pixel that must be red
+		notRedAt image.Point
+	}{
+		{1, binary.BigEndian, 32, 16, image.Pt(2, 8), image.Pt(29, 8)},
+		{2, binary.LittleEndian, 32, 16, image.Pt(29, 8), image.Pt(2, 8)},
+		{3, binary.BigEndian, 32, 16, image.Pt(29, 8), image.Pt(2, 8)},
+		{6, binary.LittleEndian, 16, 32, image.Pt(8, 2), image.Pt(8, 29)}, // 90° clockwise: left goes up
+		{8, binary.BigEndian, 16, 32, image.Pt(8, 29), image.Pt(8, 2)},    // 90° counter-clockwise
+		{5, binary.BigEndian, 16, 32, image.Pt(8, 2), image.Pt(8, 29)},    // transpose
+		{7, binary.LittleEndian, 16, 32, image.Pt(8, 29), image.Pt(8, 2)}, // transverse
+	} {
+		p, err := decode(jpegWithOrientation(t, m, tc.o, tc.bo), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.w != tc.w || p.h != tc.h {
+			t.Errorf("orientation %d: %dx%d, want %dx%d", tc.o, p.w, p.h, tc.w, tc.h)
+			continue
+		}
+		if !red(p, tc.redAt.X, tc.redAt.Y) || red(p, tc.notRedAt.X, tc.notRedAt.Y) {
+			t.Errorf("orientation %d: red in the wrong place", tc.o)
+		}
+	}
+	// Garbage in the EXIF segment is ignored, never a panic.
+	b := jpegWithOrientation(t, m, 6, binary.BigEndian)
+	for i := 6; i < 40; i++ {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0xff
+		exifOrientation(c)
+	}
+}
+
+func TestResize(t *testing.T) {
+	p := newPlanes(1, 10, 6)
+	for i := range p.pix {
+		p.pix[i] = 0.25
+	}
+	for _, sz := range [][2]int{{40, 24}, {3, 2}, {10, 6}, {17, 1}} {
+		q := resize(p, sz[0], sz[1])
+		if q.w != sz[0] || q.h != sz[1] {
+			t.Fatalf("%v: %dx%d", sz, q.w, q.h)
+		}
+		for _, v := range q.pix {
+			if v < 0.2499 || v > 0.2501 {
+				t.Fatalf("%v: flat 0.25 became %v", sz, v)
+			}
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package enhance
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"imageenhancer/enhance/graph"
+)
+
+// Batcher is implemented by models that run several tiles in one Forward
+// call faster than one after another (a GPU that a single tile leaves
+// idle). MaxBatch says how many h×w tiles one call may take; models without
+// it get one tile per call.
+type Batcher interface {
+	MaxBatch(h, w int) int
+}
+
+// loaded is a network on the runtime, shared by every request for it.
+type loaded struct {
+	mu       sync.Mutex // a graph.Model is for one goroutine at a time
+	model    graph.Model
+	scale    int // the network's OutScale
+	multiple int // its InputMultiple
+}
+
+func (l *loaded) maxBatch(h, w int) int {
+	if b, ok := l.model.(Batcher); ok {
+		if n := b.MaxBatch(h, w); n > 1 {
+			return n
+		}
+	}
+	return 1
+}
+
+func (l *loaded) forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.model.Forward(ctx, in, n, h, w, out)
+}
+
+// planes is c planes of h×w floats.
+type planes struct {
+	c, w, h int
+	pix     []float32
+}
+
+func newPlanes(c, w, h int) *planes {
+	return &planes{c: c, w: w, h: h, pix: make([]float32, c*w*h)}
+}
+
+// padReflect pads p on the right and bottom to multiples of m by
+// reflection without repeating the edge, as Real-ESRGAN's pre_process does
+// with F.pad(..., 'reflect'). It returns p itself when no padding is needed.
+func padReflect(p *planes, m int) *planes {
+	W, H := roundUp(p.w, m), roundUp(p.h, m)
+	if W == p.w && H == p.h {
+		return p
+	}
+	q := newPlanes(p.c, W, H)
+	reflect := func(i, n int) int {
+		if i >= n {
+			i = 2*(n-1) - i
+		}
+		return max(i, 0) // a 1-pixel side has nothing to reflect: repeat it
+	}
+	for c := 0; c < p.c; c++ {
+		src, dst := p.pix[c*p.w*p.h:], q.pix[c*W*H:]
+		for y := 0; y < H; y++ {
+			sy := reflect(y, p.h)
+			copy(dst[y*W:y*W+p.w], src[sy*p.w:sy*p.w+p.w])
+			for x := p.w; x < W; x++ {
+				dst[y*W+x] = src[sy*p.w+reflect(x, p.w)]
+			}
+		}
+	}
+	return q
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// tile is one piece of Real-ESRGAN's tile_process: a window of the input
+// (the tile plus up to pad pixels of context on each side, clipped to the
+// image) and, inside it, the tile whose output is kept.
+type tile struct {
+	img        int // which input of the batch
+	x, y, w, h int // the window, in input pixels
+	tx, ty     int // the tile's offset inside the window
+	tw, th     int // the tile's size
+}
+
+// plan cuts a W×H image into tiles of size with pad of context, as
+// Real-ESRGAN's tile_process does; size ≤ 0 means one tile. Sizes are
+// rounded up to multiples of m so that every window suits the network.
+func plan(img, W, H, size, pad, m int) []tile {
+	if size <= 0 || (size >= W && size >= H) {
+		return []tile{{img: img, w: W, h: H, tw: W, th: H}}
+	}
+	size, pad = roundUp(size, m), roundUp(pad, m)
+	var ts []tile
+	for y0 := 0; y0 < H; y0 += size {
+		for x0 := 0; x0 < W; x0 += size {
+			x1, y1 := min(x0+size, W), min(y0+size, H)
+			px0, py0 := max(x0-pad, 0), max(y0-pad, 0)
+			px1, py1 := min(x1+pad, W), min(y1+pad, H)
+			ts = append(ts, tile{img: img, x: px0, y: py0, w: px1 - px0, h: py1 - py0,
+				tx: x0 - px0, ty: y0 - py0, tw: x1 - x0, th: y1 - y0})
+		}
+	}
+	return ts
+}
+
+// runTiles runs the network over every tile of the inputs (3 planes each,
+// sizes multiples of l.multiple) and hands each tile's output to put with
+// the tile. Tiles of one shape go through Forward together when the model
+// prefers batches.
+func runTiles(ctx context.Context, l *loaded, ins []*planes, size, pad int,
+	put func(t tile, out []float32), progress func(done, total int)) error {
+	var order [][2]int // shapes in order of first appearance
+	groups := map[[2]int][]tile{}
+	total := 0
+	for i, in := range ins {
+		for _, t := range plan(i, in.w, in.h, size, pad, l.multiple) {
+			k := [2]int{t.w, t.h}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], t)
+			total++
+		}
+	}
+	s := l.scale
+	var inBuf, outBuf []float32
+	done := 0
+	for _, k := range order {
+		ts := groups[k]
+		w, h := k[0], k[1]
+		nb := min(l.maxBatch(h, w), len(ts))
+		if need := nb * 3 * w * h; cap(inBuf) < need {
+			inBuf = make([]float32, need)
+		}
+		if need := nb * 3 * w * h * s * s; cap(outBuf) < need {
+			outBuf = make([]float32, need)
+		}
+		for len(ts) > 0 {
+			n := min(nb, len(ts))
+			batch := ts[:n]
+			ts = ts[n:]
+			in, out := inBuf[:n*3*w*h], outBuf[:n*3*w*h*s*s]
+			for i, t := range batch {
+				crop(ins[t.img], t.x, t.y, w, h, in[i*3*w*h:(i+1)*3*w*h])
+			}
+			if err := l.forward(ctx, in, n, h, w, out); err != nil {
+				return fmt.Errorf("inference: %w", err)
+			}
+			for i, t := range batch {
+				put(t, out[i*3*w*h*s*s:(i+1)*3*w*h*s*s])
+			}
+			done += n
+			if progress != nil {
+				progress(done, total)
+			}
+		}
+	}
+	return nil
+}
+
+// crop copies the w×h window at (x, y) of every plane of p into dst.
+func crop(p *planes, x, y, w, h int, dst []float32) {
+	for c := 0; c < p.c; c++ {
+		src := p.pix[c*p.w*p.h:]
+		d := dst[c*w*h:]
+		for j := 0; j < h; j++ {
+			copy(d[j*w:(j+1)*w], src[(y+j)*p.w+x:(y+j)*p.w+x+w])
+		}
+	}
+}
+
+// stitch writes the kept part of one tile's output (3 planes of the window
+// size times s) into dst, clamped to [0,1] and clipped to dst, which is the
+// unpadded output. With a one-plane dst the three channels become gray with
+// the weights of OpenCV's COLOR_BGR2GRAY, as Real-ESRGAN's post-processing
+// for gray images and alpha does.
+func stitch(dst *planes, t tile, s int, out []float32) {
+	ow, oh := t.w*s, t.h*s
+	x0, y0 := (t.x+t.tx)*s, (t.y+t.ty)*s // where the tile lands in dst
+	w, h := min(t.tw*s, dst.w-x0), min(t.th*s, dst.h-y0)
+	if w <= 0 || h <= 0 {
+		return // all padding
+	}
+	sx, sy := t.tx*s, t.ty*s
+	n := ow * oh
+	R, G, B := out[:n], out[n:2*n], out[2*n:3*n]
+	plane := dst.w * dst.h
+	for j := 0; j < h; j++ {
+		si := (sy+j)*ow + sx
+		di := (y0+j)*dst.w + x0
+		if dst.c == 1 {
+			row := dst.pix[di : di+w]
+			for i := range row {
+				row[i] = 0.299*clamp01(R[si+i]) + 0.587*clamp01(G[si+i]) + 0.114*clamp01(B[si+i])
+			}
+			continue
+		}
+		for c, ch := range [3][]float32{R, G, B} {
+			row := dst.pix[c*plane+di : c*plane+di+w]
+			for i := range row {
+				row[i] = clamp01(ch[si+i])
+			}
+		}
+	}
+}
+
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v // NaN stays NaN; quantize turns it into 0
+}
+
+// loadModel reads a weights file with read, checks the network with check
+// when given, and loads it on the runtime.
+func loadModel(read func(string) (graph.Network, error), rt Runtime, path string, check func(graph.Network) error) (*loaded, error) {
+	net, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(net); err != nil {
+			return nil, err
+		}
+	}
+	m, err := rt.Load(net)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s on %s: %w", path, rt.Name(), err)
+	}
+	return &loaded{model: m, scale: net.OutScale(), multiple: net.InputMultiple()}, nil
+}
