@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"imageenhancer/auth"
 	"imageenhancer/enhance"
@@ -105,14 +106,29 @@ func classify(err error) *Error {
 	return &Error{Kind: Internal, Msg: "Error interno del servidor", Err: err}
 }
 
-// clientMessage is the part of a lower package's message meant for the
-// client: "kind: message" loses the "kind: " prefix of a sentinel.
+// clientMessage words a lower package's error for the client. Those read
+// "field: kind: detail"; the kind becomes Spanish (the manual's wording where
+// it has one) and the field stays, so the client knows what to fix.
 func clientMessage(err error) string {
 	msg := err.Error()
-	for _, k := range []error{auth.ErrInvalidInput, auth.ErrConflict, enhance.ErrInvalidInput, enhance.ErrModelNotInstalled,
-		enhance.ErrFaceUnavailable, enhance.ErrTooLarge} {
-		if p := k.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):]
+	if errors.Is(err, enhance.ErrInvalidInput) && strings.HasPrefix(msg, "image_base64: ") {
+		return "Datos de imagen inválidos: " + strings.TrimPrefix(strings.TrimPrefix(msg, "image_base64: "), enhance.ErrInvalidInput.Error()+": ")
+	}
+	for _, k := range []struct {
+		err  error
+		text string
+	}{
+		{auth.ErrInvalidInput, ""},
+		{auth.ErrConflict, ""},
+		{enhance.ErrInvalidInput, ""},
+		{enhance.ErrModelNotInstalled, "modelo no instalado: "},
+		{enhance.ErrFaceUnavailable, ""},
+		{enhance.ErrTooLarge, "demasiado grande: "},
+	} {
+		if errors.Is(err, k.err) {
+			if i := strings.Index(msg, k.err.Error()+": "); i >= 0 {
+				return msg[:i] + k.text + msg[i+len(k.err.Error())+2:]
+			}
 		}
 	}
 	return msg

@@ -48,9 +48,9 @@ func decodeJSON(r *http.Request, v any) error {
 		return nil
 	}
 	var (
-		mbe  *http.MaxBytesError
-		syn  *json.SyntaxError
-		typ  *json.UnmarshalTypeError
+		mbe *http.MaxBytesError
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
 	)
 	switch {
 	case errors.As(err, &mbe):
