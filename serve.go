@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"imageenhancer/api"
+	"imageenhancer/auth"
+	"imageenhancer/enhance"
+	"imageenhancer/store"
+	"imageenhancer/store/mongo"
+	"imageenhancer/store/sqlite"
+)
+
+// version is reported by /api/info; release builds set it with
+// -ldflags "-X main.version=…".
+var version = "dev"
+
+// purgeInterval is how often expired refresh tokens are deleted. MongoDB's
+// TTL index does it too; SQLite has only this.
+const purgeInterval = time.Hour
+
+// serve runs the API until SIGINT or SIGTERM, then drains it.
+func serve() error {
+	cfg, err := loadConfig(os.Getenv, ".env")
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, dbName, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close(context.WithoutCancel(ctx))
+
+	secret, err := jwtSecret(cfg, log)
+	if err != nil {
+		return err
+	}
+	au, err := auth.New(auth.Config{
+		Secret: secret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, BcryptCost: cfg.BcryptCost,
+	}, st)
+	if err != nil {
+		return err
+	}
+
+	rt, err := serveRuntime(cfg.UseGPU, log)
+	if err != nil {
+		return err
+	}
+	enh, err := enhance.New(enhance.Config{
+		EnginesDir:      cfg.EnginesDir,
+		Runtime:         rt,
+		TileSize:        cfg.TileSize,
+		TilePad:         cfg.TilePad,
+		DefaultScale:    cfg.DefaultScale,
+		MaxInputPixels:  cfg.MaxInputPixels,
+		MaxOutputPixels: cfg.MaxOutputPixels,
+		Concurrency:     cfg.InferenceConcurrency,
+		QueueLength:     cfg.InferenceQueue,
+	})
+	if err != nil {
+		return err
+	}
+	defer enh.Close()
+
+	// Video jobs are wired here once package video's Manager lands; until
+	// then the video upload answers 503 and the rest of /api/videos works
+	// on the stored records.
+	var videos api.VideoJobs
+
+	handler := api.New(api.Config{
+		DataDir:           cfg.DataDir,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		VideoMaxBodyBytes: cfg.Video.MaxBodyBytes(),
+		SwaggerUIDir:      cfg.SwaggerUIDir,
+		Database:          dbName,
+		AllowOrigin:       cfg.CORSOrigin,
+		Version:           version,
+	}, log, st, au, enh, videos)
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go purgeTokens(ctx, au, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", cfg.Addr, "database", dbName, "runtime", enh.RuntimeName(),
+		"data_dir", cfg.DataDir, "engines_dir", cfg.EnginesDir)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills at once
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openStore opens MongoDB when configured, else the embedded SQLite
+// database in DataDir. It returns the store and its name for /api/health.
+func openStore(ctx context.Context, cfg *config) (store.Store, string, error) {
+	if cfg.MongoURI != "" {
+		db, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB)
+		if err != nil {
+			return nil, "", fmt.Errorf("mongodb: %w", err)
+		}
+		return db, "mongodb", nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, "", err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "image-enhancer.db"))
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: %w", err)
+	}
+	return db, "sqlite", nil
+}
+
+// purgeTokens deletes expired refresh tokens now and every purgeInterval
+// until ctx ends.
+func purgeTokens(ctx context.Context, au *auth.Service, log *slog.Logger) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		if err := au.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purging expired refresh tokens", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serveRuntime is the GPU runtime when USE_GPU asks for it and it starts,
+// else the CPU runtime: the manual's default is USE_GPU=TRUE, and a machine
+// without a GPU still serves, more slowly, with a warning saying why.
+func serveRuntime(useGPU bool, log *slog.Logger) (enhance.Runtime, error) {
+	if useGPU {
+		rt, err := runtimeFor("gpu")
+		if err == nil {
+			return rt, nil
+		}
+		log.Warn("USE_GPU is set but the GPU runtime is unavailable; using the CPU", "err", err)
+	}
+	return runtimeFor("cpu")
+}
