@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -155,10 +154,4 @@ func (s *Server) authed(h userHandlerFunc) handlerFunc {
 		}
 		return h(w, r, u)
 	}
-}
-
-// errIs reports whether err is an *Error of kind k.
-func errIs(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
 }

@@ -22,6 +22,7 @@ import (
 	"imageenhancer/api"
 	"imageenhancer/auth"
 	"imageenhancer/enhance"
+	"imageenhancer/store"
 	"imageenhancer/store/sqlite"
 )
 
@@ -39,6 +40,7 @@ type testEnv struct {
 	dataDir string
 	secret  []byte
 	enh     *enhance.Enhancer
+	st      store.Store
 }
 
 type envOptions struct {
@@ -111,7 +113,7 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 	}, log, st, au, enh, nil)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, srv: srv, dataDir: dataDir, secret: secret, enh: enh}
+	return &testEnv{t: t, srv: srv, dataDir: dataDir, secret: secret, enh: enh, st: st}
 }
 
 // response is a decoded JSON answer.
