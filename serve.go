@@ -18,6 +18,7 @@ import (
 	"imageenhancer/store"
 	"imageenhancer/store/mongo"
 	"imageenhancer/store/sqlite"
+	"imageenhancer/video"
 )
 
 // version is reported by /api/info; release builds set it with
@@ -80,10 +81,25 @@ func serve() error {
 	}
 	defer enh.Close()
 
-	// Video jobs are wired here once package video's Manager lands; until
-	// then the video upload answers 503 and the rest of /api/videos works
-	// on the stored records.
-	var videos api.VideoJobs
+	videos, err := video.NewManager(video.Config{
+		DataDir:            cfg.DataDir,
+		Workers:            cfg.Video.Workers,
+		MaxInputBytes:      cfg.Video.MaxBytes,
+		MaxDurationSeconds: cfg.Video.MaxDurationSeconds,
+		MaxFrames:          cfg.Video.MaxFrames,
+		MaxOutputPixels:    cfg.Video.MaxOutputPixels,
+		Encoder:            cfg.Video.Encoder,
+		DefaultScale:       cfg.DefaultScale,
+	}, st, enh)
+	if err != nil {
+		return err
+	}
+	// Closed after the HTTP server has drained: running jobs stay
+	// in_progress in the store and resume at the next start.
+	defer videos.Close()
+	if err := videos.Start(ctx); err != nil {
+		return err
+	}
 
 	handler := api.New(api.Config{
 		DataDir:           cfg.DataDir,

@@ -111,8 +111,10 @@ func classify(err error) *Error {
 // it has one) and the field stays, so the client knows what to fix.
 func clientMessage(err error) string {
 	msg := err.Error()
-	if errors.Is(err, enhance.ErrInvalidInput) && strings.HasPrefix(msg, "image_base64: ") {
-		return "Datos de imagen inválidos: " + strings.TrimPrefix(strings.TrimPrefix(msg, "image_base64: "), enhance.ErrInvalidInput.Error()+": ")
+	for field, text := range map[string]string{"image_base64: ": "Datos de imagen inválidos: ", "video_base64: ": "Datos de video inválidos: "} {
+		if errors.Is(err, enhance.ErrInvalidInput) && strings.HasPrefix(msg, field) {
+			return text + strings.TrimPrefix(strings.TrimPrefix(msg, field), enhance.ErrInvalidInput.Error()+": ")
+		}
 	}
 	for _, k := range []struct {
 		err  error

@@ -16,6 +16,7 @@ import (
 	"imageenhancer/auth"
 	"imageenhancer/enhance"
 	"imageenhancer/store"
+	"imageenhancer/video"
 )
 
 // Config configures the API.
@@ -38,25 +39,18 @@ type Config struct {
 	Version string
 }
 
-// VideoJobs is what the video endpoints need of the video package's job
-// manager.
+// VideoJobs is what the video endpoints need of video.Manager. Its errors
+// wrap enhance's kinds and store.ErrNotFound, which classify maps.
 type VideoJobs interface {
-	// Submit probes and validates a video, records it as pending and queues
-	// it. Errors are classified like the others (see classify).
-	Submit(ctx context.Context, userID string, req VideoRequest) (*store.Video, error)
-	// Cancel stops the job of video id if it runs or waits; else no-op.
-	Cancel(id string)
+	// Submit probes and checks a video, keeps it, records it as pending and
+	// queues it.
+	Submit(ctx context.Context, userID string, req video.SubmitRequest) (*store.Video, error)
+	// Delete cancels the video's job if it runs or waits, then removes its
+	// files and record.
+	Delete(ctx context.Context, userID, id string) error
 }
 
-// VideoRequest is a video submitted for enhancement.
-type VideoRequest struct {
-	Data        []byte
-	Filename    string
-	Description string
-	ModelType   string
-	Scale       int
-	FaceEnhance bool
-}
+var _ VideoJobs = (*video.Manager)(nil)
 
 // Server serves the API.
 type Server struct {

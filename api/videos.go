@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"imageenhancer/store"
+	"imageenhancer/video"
 )
 
 // videoJSON is a video as the manual's responses show it.
@@ -83,12 +84,8 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	if req.VideoBase64 == "" {
 		return errorf(InvalidInput, "Campo requerido: video_base64")
 	}
-	filename := cleanFilename(req.Filename)
-	if filename == "" {
-		return errorf(InvalidInput, "Campo requerido: filename (nombre del archivo con extensión)")
-	}
-	if ext := filepath.Ext(filename); ext == "" || ext == filename {
-		return errorf(InvalidInput, "filename debe tener extensión (p. ej. mi_video.mp4)")
+	if req.Filename == "" {
+		return errorf(InvalidInput, "Campo requerido: filename (nombre del archivo con extensión, p. ej. mi_video.mp4)")
 	}
 	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
 		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
@@ -100,13 +97,9 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	if err != nil {
 		return errorf(InvalidInput, "Datos de video inválidos: video_base64 no es base64 válido")
 	}
-	model := req.ModelType
-	if model == "" {
-		model = defaultModel
-	}
-	v, err := s.videos.Submit(r.Context(), u.ID, VideoRequest{
-		Data: data, Filename: filename, Description: req.Description,
-		ModelType: model, Scale: deref(req.Scale), FaceEnhance: req.FaceEnhance,
+	v, err := s.videos.Submit(r.Context(), u.ID, video.SubmitRequest{
+		Data: data, Filename: req.Filename, Description: req.Description,
+		ModelType: req.ModelType, Scale: deref(req.Scale), FaceEnhance: req.FaceEnhance,
 	})
 	if err != nil {
 		return err
@@ -197,13 +190,16 @@ func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request, u *store.Us
 	if err != nil {
 		return err
 	}
+	ctx := context.WithoutCancel(r.Context())
 	if s.videos != nil {
-		s.videos.Cancel(v.ID)
+		err = s.videos.Delete(ctx, u.ID, v.ID)
+	} else {
+		err = s.st.DeleteVideo(ctx, u.ID, v.ID)
+		s.removeFiles(ctx, v.OriginalPath, v.EnhancedPath)
 	}
-	if err := s.st.DeleteVideo(context.WithoutCancel(r.Context()), u.ID, v.ID); err != nil {
+	if err != nil {
 		return wrapNotFound(err, videoNotFound)
 	}
-	s.removeFiles(r.Context(), v.OriginalPath, v.EnhancedPath)
 	writeJSON(w, http.StatusOK, map[string]any{"message": "Video eliminado exitosamente"})
 	return nil
 }
