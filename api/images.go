@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"image"
 	_ "image/jpeg" // DecodeConfig of uploads
 	_ "image/png"
@@ -401,5 +400,3 @@ func deref(p *int) int {
 	}
 	return *p
 }
-
-var _ = fmt.Sprint

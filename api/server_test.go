@@ -70,6 +70,16 @@ func requireModel(t *testing.T, enh *enhance.Enhancer, id string) {
 	t.Fatalf("model %s is not in the catalogue", id)
 }
 
+// installed reports whether a model's weights are in the engines folder.
+func installed(enh *enhance.Enhancer, id string) bool {
+	for _, m := range enh.Models() {
+		if m.ID == id {
+			return m.Installed
+		}
+	}
+	return false
+}
+
 func newEnv(t *testing.T, opt envOptions) *testEnv {
 	t.Helper()
 	ctx := context.Background()
