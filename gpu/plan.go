@@ -24,7 +24,7 @@ import (
 )
 
 // planVersion changes when the library's kernel variants change meaning.
-const planVersion = "v1"
+const planVersion = "v2"
 
 // applyPlan reads the cached plan for this model on this GPU and driver, or
 // tunes and stores one.

@@ -27,10 +27,15 @@ static struct {
 static void *lib;
 
 int ie_open(const char *path, char *err, size_t errlen) {
-	if (lib) return 0;
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		snprintf(err, errlen, "%s", dlerror());
+		return -1;
+	}
+	if (lib) {  // one library per process: the entry points are process-wide
+		dlclose(h);
+		if (h == lib) return 0;
+		snprintf(err, errlen, "%s: another libiegpu.so is already loaded", path);
 		return -1;
 	}
 #define SYM(name)                                                             \
