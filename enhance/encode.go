@@ -1,11 +1,8 @@
 package enhance
 
 import (
-	"bytes"
 	"image"
-	"image/png"
 	"math"
-	"sync"
 )
 
 // q8 and q16 round a value in [0,1] as Real-ESRGAN does:
@@ -107,29 +104,4 @@ func toImage(col, alpha *planes, deep bool) image.Image {
 		})
 		return m
 	}
-}
-
-// newPNGEncoder returns the encoder an Enhancer shares between images, so
-// that its buffers are reused. BestSpeed: at 4096×4096 the default level
-// spends several times as long for files only somewhat smaller (see
-// BenchmarkEncodePNG).
-func newPNGEncoder() *png.Encoder {
-	return &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &bufferPool{}}
-}
-
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() *png.EncoderBuffer {
-	v, _ := b.p.Get().(*png.EncoderBuffer)
-	return v
-}
-
-func (b *bufferPool) Put(v *png.EncoderBuffer) { b.p.Put(v) }
-
-func encodePNG(enc *png.Encoder, m image.Image) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := enc.Encode(&buf, m); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

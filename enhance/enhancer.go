@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
 	"math"
 	"sync"
 	"time"
@@ -99,7 +98,6 @@ const (
 type Enhancer struct {
 	cfg  Config
 	gate *gate
-	png  *png.Encoder
 	// read is LoadNetwork; tests replace it to run the pipeline on
 	// networks that need no weights.
 	read func(string) (graph.Network, error)
@@ -133,7 +131,6 @@ func New(cfg Config) (*Enhancer, error) {
 	return &Enhancer{
 		cfg:    cfg,
 		gate:   newGate(cfg.Concurrency, cfg.QueueLength),
-		png:    newPNGEncoder(),
 		read:   networkReader(),
 		models: map[string]*slot{},
 	}, nil
@@ -199,7 +196,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 	col, alpha = resize(col, ow, oh), resizeOpt(alpha, ow, oh)
 	img := toImage(col, alpha, pic.deep)
 	col, alpha = nil, nil // let the floats go before encoding
-	b, err := encodePNG(e.png, img)
+	b, err := encodePNG(img)
 	if err != nil {
 		return nil, fmt.Errorf("encoding PNG: %v", err)
 	}
