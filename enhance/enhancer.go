@@ -131,7 +131,7 @@ func New(cfg Config) (*Enhancer, error) {
 	return &Enhancer{
 		cfg:    cfg,
 		gate:   newGate(cfg.Concurrency, cfg.QueueLength),
-		read:   networkReader(),
+		read:   LoadNetwork,
 		models: map[string]*slot{},
 	}, nil
 }

@@ -1,5 +1,3 @@
-//go:build loaders
-
 package enhance
 
 import (
@@ -7,8 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-
-	"imageenhancer/enhance/graph"
 )
 
 // Forward runs the bare network of a weights file (.pth, or .param with its
@@ -18,7 +14,7 @@ import (
 // dimensions. It is the `forward` command and what every runtime is checked
 // with against the PyTorch reference outputs.
 func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, shape [4]int, err error) {
-	l, err := loadModel(networkReader(), rt, weightsPath, nil)
+	l, err := loadModel(LoadNetwork, rt, weightsPath, nil)
 	if err != nil {
 		return nil, shape, err
 	}
@@ -44,7 +40,3 @@ func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, sh
 	}
 	return out, [4]int{1, 3, h * s, w * s}, nil
 }
-
-// networkReader is LoadNetwork (until the loaders land, forward_stub.go's
-// stand-in).
-func networkReader() func(string) (graph.Network, error) { return LoadNetwork }
