@@ -1,6 +1,7 @@
 package pth
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -161,7 +162,7 @@ func (m *machine) u64() (uint64, error) {
 // line reads up to and excluding the next '\n' (text opcodes of protocol 0).
 func (m *machine) line() (string, error) {
 	rest := m.data[m.pos:]
-	i := strings.IndexByte(string(rest), '\n')
+	i := bytes.IndexByte(rest, '\n')
 	if i < 0 {
 		return "", m.errf("pickle truncated (unterminated line)")
 	}
