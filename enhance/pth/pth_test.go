@@ -99,6 +99,7 @@ func TestSynthetic(t *testing.T) {
 			"view.t":    {[]int{3, 2}, []float32{0, 3, 1, 4, 2, 5}},
 			"view.tail": {[]int{3}, []float32{3, 4, 5}},
 			"scalar":    {[]int{}, []float32{-7}},
+			"param":     {[]int{2}, []float32{9, 0}},
 		}},
 	}
 	for _, tt := range tests {
@@ -150,9 +151,9 @@ func TestTopLevel(t *testing.T) {
 		wantErr bool
 		tensors int
 	}{
-		{nil, false, 5},
-		{[]string{"params"}, false, 5},
-		{[]string{"missing", "params"}, false, 5},
+		{nil, false, 6},
+		{[]string{"params"}, false, 6},
+		{[]string{"missing", "params"}, false, 6},
 		{[]string{"missing"}, true, 0}, // the top level holds no tensors
 	}
 	for _, tt := range tests {

@@ -3,7 +3,7 @@
 data/N) does, without needing torch: fake torch classes pickle under the
 real names. They exercise what the Real-ESRGAN fixtures do not: fp16, bf16,
 fp64 and int64 storages, a strided view with an offset, a 0-dim tensor, a
-storage shared by two tensors, pickle protocol 4 and non-tensor entries.
+storage shared by three tensors, an nn.Parameter, pickle protocol 4 and non-tensor entries.
 Run from this folder: python3 gen_synthetic.py"""
 import collections, io, pickle, struct, sys, types, zipfile
 
@@ -11,6 +11,8 @@ torch = types.ModuleType("torch"); utils = types.ModuleType("torch._utils")
 sys.modules["torch"] = torch; sys.modules["torch._utils"] = utils
 def _rebuild_tensor_v2(*a): pass
 _rebuild_tensor_v2.__module__ = "torch._utils"; utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+def _rebuild_parameter(*a): pass
+_rebuild_parameter.__module__ = "torch._utils"; utils._rebuild_parameter = _rebuild_parameter
 for name in ("FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage", "LongStorage"):
     cls = type(name, (), {}); cls.__module__ = "torch"; setattr(torch, name, cls)
 
@@ -25,6 +27,10 @@ class Storage:
 class Tensor:
     def __init__(s, st, off, size, stride): s.a = (st, off, size, stride, False, collections.OrderedDict())
     def __reduce__(s): return (_rebuild_tensor_v2, s.a)
+
+class Parameter:  # nn.Parameter, as a state dict of parameters (not buffers) holds when saved with keep_vars
+    def __init__(s, t): s.t = t
+    def __reduce__(s): return (_rebuild_parameter, (s.t, True, collections.OrderedDict()))
 
 def save(path, top, storages, protocol):
     buf = io.BytesIO()
@@ -51,5 +57,6 @@ sd["f64"] = Tensor(f64, 0, (2, 2), (2, 1))
 sd["view.t"] = Tensor(f32, 1, (3, 2), (1, 3))  # [[0,3],[1,4],[2,5]]
 sd["view.tail"] = Tensor(f32, 4, (3,), (1,))  # shares the storage: [3,4,5]
 sd["scalar"] = Tensor(i64, 0, (), ())
+sd["param"] = Parameter(Tensor(f32, 0, (2,), (1,)))  # [9, 0]
 top = {"params": sd, "iter": 5, "note": "synthetic", "lr": 1e-4, "ok": True, "none": None, "list": [1, 2]}
 save("mixed_p4.pth", top, [bf, f64, f32, i64], 4)
