@@ -212,7 +212,7 @@ type dtype struct {
 	conv func(b []byte) float32 // one little-endian element
 }
 
-// storageTypes maps the torch storage classes of a persistent id to their
+// storageType maps the torch storage classes of a persistent id to their
 // element encoding.
 func storageType(name string) (dtype, bool) {
 	le := binary.LittleEndian
