@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"imageenhancer/store"
 	"imageenhancer/store/storetest"
@@ -17,6 +21,30 @@ import (
 // openTimeout bounds connecting to the test server: a server that does not
 // answer by then is a failure, not a reason to wait out the driver's 30 s.
 const openTimeout = 10 * time.Second
+
+// TestMain fails the package at once when MONGODB_URI is set and the server
+// does not answer, instead of every test waiting out openTimeout.
+func TestMain(m *testing.M) {
+	if uri := os.Getenv("MONGODB_URI"); uri != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		err := ping(ctx, uri)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: MONGODB_URI is set but the server does not answer: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func ping(ctx context.Context, uri string) error {
+	client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.Background())
+	return client.Ping(ctx, readpref.Primary())
+}
 
 // open connects to the server at MONGODB_URI and returns a store on a
 // database of its own, dropped when the test ends.
