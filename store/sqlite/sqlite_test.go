@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -29,8 +30,8 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
 
-// TestReopen: opening an existing database keeps its records and does not
-// run the migrations again.
+// TestReopen: the database is in WAL mode, and opening it again keeps its
+// records and does not run the migrations again.
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "store.db")
@@ -41,6 +42,10 @@ func TestReopen(t *testing.T) {
 	u := &store.User{Username: "alice", Email: "alice@example.com", HashedPassword: "h", IsActive: true}
 	if err := db.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
+	}
+	// The write went to the write-ahead log: the database is in WAL mode.
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatalf("no write-ahead log: %v", err)
 	}
 	if err := db.Close(ctx); err != nil {
 		t.Fatal(err)
