@@ -561,3 +561,32 @@ func TestResize(t *testing.T) {
 		}
 	}
 }
+
+// TestWEBP: lossless WEBP files (made with PIL from skimage's astronaut)
+// decode to the same pixels as the PNG of the same crop, and alpha is kept.
+func TestWEBP(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		alpha bool
+	}{{"astronaut_24x20.webp", false}, {"astronaut_24x20_alpha.webp", true}} {
+		b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := decode(b, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if p.w != 24 || p.h != 20 || (p.alpha != nil) != tc.alpha || p.gray || p.deep {
+			t.Errorf("%s: %dx%d alpha %v gray %v deep %v", tc.file, p.w, p.h, p.alpha != nil, p.gray, p.deep)
+		}
+		res, err := newFake(t, Config{}).Enhance(context.Background(), Request{Image: b, Model: "general_v3"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := decodePNG(t, res.PNG)
+		if _, isN := out.(*image.NRGBA); out.Bounds().Dx() != 96 || isN != tc.alpha {
+			t.Errorf("%s: output %T %v", tc.file, out, out.Bounds())
+		}
+	}
+}
