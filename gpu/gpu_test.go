@@ -288,6 +288,7 @@ func BenchmarkForward(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
+			b.Logf("plan (%s):\n%s", m.Plan, m.PlanText())
 			ms, err := m.Time(bc.n, bc.h, bc.w, 30)
 			if err != nil {
 				b.Fatal(err)

@@ -147,6 +147,21 @@ func (m *Model) Time(n, h, w, iters int) (float64, error) {
 	return float64(ms), err
 }
 
+// PlanText is the engine's plan: the kernel variant of each layer and, after
+// tuning, each variant's time per layer shape.
+func (m *Model) PlanText() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return ""
+	}
+	var need C.size_t
+	C.ie_engine_plan(m.eng, nil, 0, &need)
+	buf := make([]C.char, int(need)+1)
+	C.ie_engine_plan(m.eng, &buf[0], C.size_t(len(buf)), nil)
+	return C.GoString(&buf[0])
+}
+
 // Memory reports the device bytes held for weights and activations.
 func (m *Model) Memory() (weights, activations uint64) {
 	m.mu.Lock()

@@ -54,7 +54,7 @@ struct ConvOp {
 	float s1 = 1, s2 = 1;
 	View res1, res2;
 	int mode = OUT_NHWC;
-	int variant = 0;
+	int variant = 0;  // set to conv_default_variant() when built
 };
 
 struct GraphEntry {
@@ -77,11 +77,13 @@ struct iegpu_engine {
 	float *d_in = nullptr, *d_out = nullptr;
 	size_t act_bytes = 0;
 	std::vector<GraphEntry> graphs;
+	std::string tune_report;  // per layer shape: each variant's microseconds
 };
 
 // Kernels (one file each).
 int conv_variants();
 int conv_prepare();
+int conv_default_variant();
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s);
 int launch_pack_input(const float *in, half *out, int cpad, int unshuffle, int n, int h, int w, cudaStream_t s);
 

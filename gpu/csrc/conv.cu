@@ -354,6 +354,169 @@ int prepare_tile() {
 	return IEGPU_OK;
 }
 
+// conv3x3_persist_kernel is the halo-tiled convolution as a persistent
+// kernel: each block loads its BN output channels' weights (all taps, all
+// input channels) into shared memory once, then walks pixel tiles
+// blockIdx.x, +gridDim.x, ... with the input halos streamed through an
+// S-deep ring of cp.async stages. Weights then cross L2 once per block
+// instead of once per tile, and no block pays a pipeline prologue per tile.
+template <int TH, int TW, int BN, int WM, int WN, int S>
+__global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const ConvArgs a, int ntiles) {
+	constexpr int THREADS = WM * WN * 32, BM = TH * TW;
+	constexpr int TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
+	constexpr int PW = TW + 2, P = (TH + 2) * PW;
+	static_assert(NT % 2 == 0 && TW % 8 == 0, "fragment shapes");
+
+	extern __shared__ __align__(128) half smem[];
+	const int nchunks = a.cin_pad >> 5;
+	half *sW = smem, *sP = smem + nchunks * 9 * BN * 32;
+	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	const int wm = warp % WM, wn = warp / WM;
+	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
+	const int n0 = blockIdx.y * BN;
+	const int my_tiles = (ntiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
+	const int items = my_tiles * nchunks;
+
+	for (int q = tid; q < nchunks * 9 * BN * 4; q += THREADS) {
+		int row = q >> 2, ch = q & 3;
+		int c = row / (9 * BN), rem = row - c * 9 * BN, t = rem / BN, co = rem - t * BN;
+		const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + (c << 5) + ch * 8;
+		cp_async16(smem_addr(sW + swz(row, ch)), src, true);
+	}
+
+	auto load_patch = [&](int stage, int j) {
+		int k = j / nchunks, c = j - k * nchunks;
+		int tile = blockIdx.x + k * gridDim.x;
+		int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
+		int y0 = ty * TH, x0 = tx * TW;
+		const size_t img_base = (size_t)img * a.in_h * a.in_w;
+		half *dA = sP + stage * P * 32;
+		for (int q = tid; q < P * 4; q += THREADS) {
+			int prow = q >> 2, ch = q & 3;
+			int py = prow / PW, px = prow - py * PW;
+			int iy = y0 - 1 + py, ix = x0 - 1 + px;
+			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
+			const half *src = a.in;
+			if (ok) {
+				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
+				src = a.in + (img_base + (size_t)sy * a.in_w + sx) * a.in_cs + (c << 5) + ch * 8;
+			}
+			cp_async16(smem_addr(dA + swz(prow, ch)), src, ok);
+		}
+	};
+
+	#pragma unroll
+	for (int s = 0; s < S - 1; s++) {
+		if (s < items) load_patch(s, s);
+		cp_commit();
+	}
+
+	float acc[MT][NT][4];
+	#pragma unroll
+	for (int i = 0; i < MT; i++)
+		#pragma unroll
+		for (int j = 0; j < NT; j++)
+			#pragma unroll
+			for (int k = 0; k < 4; k++) acc[i][j][k] = 0.f;
+
+	const int mi = lane >> 3, r8 = lane & 7;
+	int prow0[MT];
+	#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+		int m = wm * TM + mt * 16 + (mi & 1) * 8 + r8;
+		prow0[mt] = (m / TW + 1) * PW + (m % TW) + 1;
+	}
+
+	for (int j = 0; j < items; j++) {
+		cp_wait<S - 2>();
+		__syncthreads();
+		if (j + S - 1 < items) load_patch((j + S - 1) % S, j + S - 1);
+		cp_commit();
+		const int k = j / nchunks, c = j - k * nchunks;
+		const half *tA = sP + (j % S) * P * 32, *tB = sW + c * 9 * BN * 32;
+		#pragma unroll
+		for (int t = 0; t < 9; t++) {
+			const int off = (t / 3 - 1) * PW + (t % 3 - 1);
+			#pragma unroll
+			for (int ks = 0; ks < 2; ks++) {
+				uint32_t af[MT][4], bf[NT][2];
+				#pragma unroll
+				for (int mt = 0; mt < MT; mt++)
+					ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3],
+					            smem_addr(tA + swz(prow0[mt] + off, ks * 2 + (mi >> 1))));
+				#pragma unroll
+				for (int nt = 0; nt < NT; nt += 2) {
+					int row = t * BN + wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
+					ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1],
+					            smem_addr(tB + swz(row, ks * 2 + (mi & 1))));
+				}
+				#pragma unroll
+				for (int mt = 0; mt < MT; mt++)
+					#pragma unroll
+					for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+			}
+		}
+		if (c == nchunks - 1) {
+			int tile = blockIdx.x + k * gridDim.x;
+			int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
+			int y0 = ty * TH, x0 = tx * TW;
+			const int g = lane >> 2, t4 = lane & 3;
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++)
+				#pragma unroll
+				for (int h8 = 0; h8 < 2; h8++) {
+					int m = wm * TM + mt * 16 + g + h8 * 8;
+					int oy = y0 + m / TW, ox = x0 + m % TW;
+					if (oy < a.out_h && ox < a.out_w) {
+						int pix = (img * a.out_h + oy) * a.out_w + ox;
+						#pragma unroll
+						for (int nt = 0; nt < NT; nt++) {
+							int ch = n0 + wn * TN + nt * 8 + t4 * 2;
+							store_out(a, pix, ch, acc[mt][nt][h8 * 2], acc[mt][nt][h8 * 2 + 1]);
+						}
+					}
+				}
+			#pragma unroll
+			for (int i = 0; i < MT; i++)
+				#pragma unroll
+				for (int jj = 0; jj < NT; jj++)
+					#pragma unroll
+					for (int kk = 0; kk < 4; kk++) acc[i][jj][kk] = 0.f;
+		}
+	}
+	cp_wait<0>();
+}
+
+constexpr int kMaxSmem = 227 * 1024;
+
+template <int TH, int TW, int BN, int WM, int WN, int S>
+size_t persist_smem(int cin_pad) {
+	return ((size_t)9 * BN * cin_pad + (size_t)S * (TH + 2) * (TW + 2) * 32) * sizeof(half);
+}
+
+template <int TH, int TW, int BN, int WM, int WN, int S>
+int launch_persist(const ConvArgs &a, int cout_pad, int n, int sms, cudaStream_t s) {
+	size_t smem = persist_smem<TH, TW, BN, WM, WN, S>(a.cin_pad);
+	int ntiles = ((a.out_w + TW - 1) / TW) * ((a.out_h + TH - 1) / TH) * n;
+	auto k = conv3x3_persist_kernel<TH, TW, BN, WM, WN, S>;
+	int per_sm = 0;
+	CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, WM * WN * 32, smem));
+	if (per_sm < 1) return set_error(IEGPU_ERR_INVALID, "persistent kernel does not fit");
+	int nsplit = cout_pad / BN;
+	int grid = (sms * per_sm + nsplit - 1) / nsplit;
+	if (grid > ntiles) grid = ntiles;
+	k<<<dim3(grid, nsplit), WM * WN * 32, smem, s>>>(a, ntiles);
+	CU(cudaGetLastError());
+	return IEGPU_OK;
+}
+
+template <int TH, int TW, int BN, int WM, int WN, int S>
+int prepare_persist() {
+	CU(cudaFuncSetAttribute(conv3x3_persist_kernel<TH, TW, BN, WM, WN, S>,
+	                        cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem));
+	return IEGPU_OK;
+}
+
 template <int BM, int BN, int WM, int WN, int STAGES>
 int launch(const ConvArgs &a, int cout_pad, cudaStream_t s) {
 	constexpr int THREADS = WM * WN * 32;
@@ -383,15 +546,19 @@ int conv_prepare() {
 	    (st = prepare<64, 64, 2, 2, 4>()) || (st = prepare<64, 32, 2, 2, 4>()) ||
 	    (st = prepare<256, 64, 4, 2, 3>()) || (st = prepare<256, 32, 8, 1, 3>()) ||
 	    (st = prepare_tile<8, 16, 64, 2, 2>()) || (st = prepare_tile<8, 16, 32, 4, 1>()) ||
-	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 8, 1>()))
+	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 8, 1>()) ||
+	    (st = prepare_persist<16, 16, 64, 4, 2, 3>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3>()) ||
+	    (st = prepare_persist<8, 16, 64, 2, 2, 4>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4>()))
 		return st;
 	return IEGPU_OK;
 }
 
 // conv_variants is how many kernel shapes tuning can choose between.
 // 0 and 1 are the halo-tiled kernel on 8x16 and 16x16 pixels; 2 to 4 the
-// plain implicit GEMM on 128, 64 and 256 pixels.
-int conv_variants() { return 5; }
+// plain implicit GEMM on 128, 64 and 256 pixels; 5 and 6 the persistent
+// halo-tiled kernel on 16x16 and 8x16 pixels (where the weights fit).
+int conv_variants() { return 7; }
+int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
 	ConvArgs a{};
@@ -427,6 +594,19 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 	if (a.npix == 0) return IEGPU_OK;
 
 	bool n64 = op.cout_pad % 64 == 0;
+	const int sms = e->ctx->prop.multiProcessorCount;
+	if (op.variant == 5 || op.variant == 6) {
+		bool big = op.variant == 5;
+		size_t s64 = big ? persist_smem<16, 16, 64, 4, 2, 3>(op.cin_pad) : persist_smem<8, 16, 64, 2, 2, 4>(op.cin_pad);
+		size_t s32 = big ? persist_smem<16, 16, 32, 8, 1, 3>(op.cin_pad) : persist_smem<8, 16, 32, 4, 1, 4>(op.cin_pad);
+		if (n64 && s64 <= (size_t)kMaxSmem)
+			return big ? launch_persist<16, 16, 64, 4, 2, 3>(a, op.cout_pad, n, sms, s)
+			           : launch_persist<8, 16, 64, 2, 2, 4>(a, op.cout_pad, n, sms, s);
+		if (s32 <= (size_t)kMaxSmem)
+			return big ? launch_persist<16, 16, 32, 8, 1, 3>(a, op.cout_pad, n, sms, s)
+			           : launch_persist<8, 16, 32, 4, 1, 4>(a, op.cout_pad, n, sms, s);
+		// Weights too large for shared memory: the streaming kernel.
+	}
 	switch (op.variant) {
 	case 1:
 		return n64 ? launch_tile<16, 16, 64, 4, 2>(a, op.cout_pad, n, s)

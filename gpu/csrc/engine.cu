@@ -162,6 +162,7 @@ extern "C" int iegpu_engine_tune(iegpu_engine *e, int n, int h, int w) {
 	int st;
 	if ((st = set_device(e)) || (st = reserve(e, n, h, w))) return st;
 	cudaStream_t s = e->ctx->stream;
+	e->tune_report = "# tuned on " + std::to_string(n) + "x" + std::to_string(h) + "x" + std::to_string(w) + "\n";
 	fill_random_kernel<<<1024, 256, 0, s>>>(e->d_in, (size_t)n * 3 * h * w);
 	CU(cudaGetLastError());
 	if ((st = launch_pack_input(e->d_in, e->d_bufs[0], e->bufs[0].channels, e->unshuffle, n, h, w, s))) return st;
@@ -177,22 +178,34 @@ extern "C" int iegpu_engine_tune(iegpu_engine *e, int n, int h, int w) {
 		if (it != chosen.end()) { op.variant = it->second; continue; }
 		float best = 1e30f;
 		int bestv = 0;
+		std::ostringstream rep;
+		rep << "# cin " << op.cin_pad << " cout " << op.cout_pad << " level " << op.in_level << " ups " << op.upsample
+		    << " mode " << op.mode << " us:";
 		for (int v = 0; v < conv_variants() && st == IEGPU_OK; v++) {
 			op.variant = v;
 			std::vector<float> ts;
-			for (int i = 0; i < 6 && st == IEGPU_OK; i++) {
+			bool ok = true;
+			for (int i = 0; i < 6 && ok; i++) {
 				cudaEventRecord(a, s);
-				st = launch_conv(e, op, n, h, w, s);
+				ok = launch_conv(e, op, n, h, w, s) == IEGPU_OK;
 				cudaEventRecord(b, s);
-				cudaEventSynchronize(b);
+				cudaError_t ce = cudaEventSynchronize(b);
+				if (ce) {  // a fault in a kernel is sticky: give up tuning
+					st = cuda_status(ce, "tuning");
+					break;
+				}
 				float t = 0;
 				cudaEventElapsedTime(&t, a, b);
 				if (i >= 1) ts.push_back(t);  // the first launch warms up
 			}
-			float m = median(ts);
+			if (!ok) cudaGetLastError();  // a variant that cannot launch here is skipped
+			float m = ok ? median(ts) : 1e30f;
+			rep << ' ' << (ok ? (int)(m * 1000) : -1);
 			if (m < best) { best = m; bestv = v; }
 		}
 		op.variant = bestv;
+		rep << " -> " << bestv << '\n';
+		e->tune_report += rep.str();
 		chosen.push_back({key.str(), bestv});
 	}
 	cudaEventDestroy(a);
@@ -207,7 +220,7 @@ extern "C" int iegpu_engine_plan(iegpu_engine *e, char *buf, size_t len, size_t 
 	std::ostringstream o;
 	o << "iegpu-plan 1\nlayers " << e->ops.size() << "\nvariants";
 	for (const ConvOp &op : e->ops) o << ' ' << op.variant;
-	o << '\n';
+	o << '\n' << e->tune_report;
 	std::string s = o.str();
 	if (needed) *needed = s.size() + 1;
 	if (buf && len > 0) {

@@ -16,6 +16,7 @@ struct Packer {
 
 	// add packs conv c for an input laid out with cin_pad channels.
 	void add(ConvOp &op, const iegpu_conv &c, int cin_pad, const float *slope) {
+		op.variant = conv_default_variant();
 		op.cin_pad = cin_pad;
 		op.cout = c.out;
 		op.cout_pad = round_up(c.out, 32);
