@@ -12,7 +12,7 @@ export IEGPU_LIB=/tmp/iegpu/libiegpu.so IE_SHARED=$C/shared IE_MODELS=$C/models
 for step in "$@"; do
 case $step in
 test) (cd gpu && $C/gpu.test -test.v -test.run 'Test' 2>&1 | tee "$OUT/test.log") ;;
-bench) (cd gpu && $C/gpu.test -test.run XXX -test.bench Forward -test.benchtime 10x 2>&1 | tee "$OUT/bench.log") ;;
+bench) (cd gpu && $C/gpu.test -test.run XXX -test.v -test.bench Forward -test.benchtime 10x 2>&1 | tee "$OUT/bench.log") ;;
 torch)
   M=$C/models; B=$C/shared/bench/torch_ref.py
   for a in "x4plus realesrgan-x4plus 256x256" "x4plus realesrgan-x4plus 480x640" \
