@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -588,5 +589,30 @@ func TestWEBP(t *testing.T) {
 		if _, isN := out.(*image.NRGBA); out.Bounds().Dx() != 96 || isN != tc.alpha {
 			t.Errorf("%s: output %T %v", tc.file, out, out.Bounds())
 		}
+	}
+}
+
+// BenchmarkPipelineOverhead is everything but the network on a 1024²
+// photograph at ×4 (decode, pad, tiles, stitch, quantise, PNG), with the
+// stand-in network: what the pipeline adds to a runtime's time.
+func BenchmarkPipelineOverhead(b *testing.B) {
+	src, err := os.ReadFile(astronautPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := decode(src, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := encode(b, toImage(resize(&planes{c: 3, w: p.w, h: p.h, pix: p.rgb}, 1024, 1024), nil, false))
+	for _, tile := range []int{0, 256} {
+		b.Run(fmt.Sprintf("tile%d", tile), func(b *testing.B) {
+			e := newFake(b, Config{TileSize: tile, TilePad: 10})
+			for b.Loop() {
+				if _, err := e.Enhance(context.Background(), Request{Image: in, Model: "general_v3"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
