@@ -61,7 +61,7 @@ func serve() error {
 		return err
 	}
 
-	rt, err := serveRuntime(cfg.UseGPU, log)
+	rt, err := newRuntime(cfg.UseGPU, log)
 	if err != nil {
 		return err
 	}
@@ -181,18 +181,4 @@ func purgeTokens(ctx context.Context, au *auth.Service, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
-}
-
-// serveRuntime is the GPU runtime when USE_GPU asks for it and it starts,
-// else the CPU runtime: the manual's default is USE_GPU=TRUE, and a machine
-// without a GPU still serves, more slowly, with a warning saying why.
-func serveRuntime(useGPU bool, log *slog.Logger) (enhance.Runtime, error) {
-	if useGPU {
-		rt, err := runtimeFor("gpu")
-		if err == nil {
-			return rt, nil
-		}
-		log.Warn("USE_GPU is set but the GPU runtime is unavailable; using the CPU", "err", err)
-	}
-	return runtimeFor("cpu")
 }
