@@ -195,7 +195,7 @@ func stitch(dst *planes, t tile, s int, out []float32) {
 	n := ow * oh
 	R, G, B := out[:n], out[n:2*n], out[2*n:3*n]
 	plane := dst.w * dst.h
-	for j := 0; j < h; j++ {
+	row := func(j int) {
 		si := (sy+j)*ow + sx
 		di := (y0+j)*dst.w + x0
 		if dst.c == 1 {
@@ -203,7 +203,7 @@ func stitch(dst *planes, t tile, s int, out []float32) {
 			for i := range row {
 				row[i] = 0.299*clamp01(R[si+i]) + 0.587*clamp01(G[si+i]) + 0.114*clamp01(B[si+i])
 			}
-			continue
+			return
 		}
 		for c, ch := range [3][]float32{R, G, B} {
 			row := dst.pix[c*plane+di : c*plane+di+w]
@@ -212,6 +212,13 @@ func stitch(dst *planes, t tile, s int, out []float32) {
 			}
 		}
 	}
+	if w*h < 1<<16 { // not worth the goroutines
+		for j := 0; j < h; j++ {
+			row(j)
+		}
+		return
+	}
+	rows(h, row)
 }
 
 func clamp01(v float32) float32 {
