@@ -24,6 +24,7 @@ import (
 	"imageenhancer/enhance"
 	"imageenhancer/store"
 	"imageenhancer/store/sqlite"
+	"imageenhancer/video"
 )
 
 // skimageData holds the real photos of Debian's python3-skimage.
@@ -110,6 +111,14 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 	t.Cleanup(func() { enh.Close() })
 	requireModel(t, enh, testModel)
 	dataDir := filepath.Join(dir, "data")
+	videos, err := video.NewManager(video.Config{DataDir: dataDir, Workers: 1, MaxInputBytes: 50 << 20, DefaultScale: 4}, st, enh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := videos.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { videos.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -120,7 +129,7 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 		SwaggerUIDir: filepath.Join("..", "third_party", "node_modules", "swagger-ui-dist"),
 		Database:     "sqlite",
 		Version:      "test",
-	}, log, st, au, enh, nil)
+	}, log, st, au, enh, videos)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, srv: srv, dataDir: dataDir, secret: secret, enh: enh, st: st}

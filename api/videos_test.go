@@ -26,17 +26,9 @@ func TestVideoRecords(t *testing.T) {
 	otherAccess, _ := e.user("otro")
 
 	ctx := context.Background()
-	dir := filepath.Join(e.dataDir, "videos", "v1")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	original, enhanced := []byte("original video bytes"), bytes.Repeat([]byte("mkv!"), 1000)
-	origPath, enhPath := filepath.Join(dir, "original.mp4"), filepath.Join(dir, "enhanced.mkv")
-	os.WriteFile(origPath, original, 0o644)
-	os.WriteFile(enhPath, enhanced, 0o644)
 	done := time.Now().UTC()
 	completed := &store.Video{
-		UserID: userID, OriginalFilename: "mi_video.mp4", OriginalPath: origPath, EnhancedPath: enhPath,
+		UserID: userID, OriginalFilename: "mi_video.mp4",
 		ModelType: "anime_video", Scale: 2, DurationSeconds: 5.5, FPS: 29.97, FrameCount: 165,
 		OriginalWidth: 160, OriginalHeight: 120, EnhancedWidth: 320, EnhancedHeight: 240,
 		Status: store.StatusCompleted, FramesProcessed: 165, ProcessingTimeMS: 1234,
@@ -50,6 +42,19 @@ func TestVideoRecords(t *testing.T) {
 		if err := e.st.CreateVideo(ctx, v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The files where the video package keeps them.
+	dir := filepath.Join(e.dataDir, "videos", completed.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	original, enhanced := []byte("original video bytes"), bytes.Repeat([]byte("mkv!"), 1000)
+	origPath, enhPath := filepath.Join(dir, "original.mp4"), filepath.Join(dir, "enhanced.mkv")
+	os.WriteFile(origPath, original, 0o644)
+	os.WriteFile(enhPath, enhanced, 0o644)
+	completed.OriginalPath, completed.EnhancedPath = origPath, enhPath
+	if err := e.st.UpdateVideo(ctx, completed); err != nil {
+		t.Fatal(err)
 	}
 
 	r = e.do("GET", "/api/videos?page=1&per_page=10", access, nil).want(t, 200)
