@@ -73,8 +73,12 @@ type ModelInfo struct {
 type Config struct {
 	EnginesDir string
 	Runtime    Runtime
-	TileSize   int // 0 = whole image
-	TilePad    int
+	// TileSize is the side of the tiles images are cut into (Real-ESRGAN's
+	// tile). 0 runs images whole up to the largest window the model can
+	// take (TileLimiter; on the CPU 384 for RRDBNet and 1024 for
+	// SRVGGNetCompact) and tiles larger ones at that size.
+	TileSize int
+	TilePad  int // context around each tile (tile_pad)
 	// DefaultScale, when 1–4, is the scale of requests that give none for
 	// models whose own scale is 4 (the original's DEFAULT_SCALE=4);
 	// general_x2 keeps 2.
@@ -242,8 +246,10 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 	if pic.alpha != nil {
 		passes = 2
 	}
+	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
+	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
 	// Progress counts the tiles of both passes.
-	tilesPerPass := len(plan(0, roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple), e.cfg.TileSize, e.cfg.TilePad, l.multiple))
+	tilesPerPass := len(plan(0, pw, ph, size, e.cfg.TilePad, l.multiple))
 	report := func(pass int) func(int, int) {
 		if progress == nil {
 			return nil
@@ -257,7 +263,7 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 	}
 	col = newPlanes(channels, W, H)
 	in := padReflect(&planes{c: 3, w: pic.w, h: pic.h, pix: pic.rgb}, l.multiple)
-	err = runTiles(ctx, l, []*planes{in}, e.cfg.TileSize, e.cfg.TilePad,
+	err = runTiles(ctx, l, []*planes{in}, size, e.cfg.TilePad,
 		func(t tile, out []float32) { stitch(col, t, s, out) }, report(0))
 	if err != nil || pic.alpha == nil {
 		return col, nil, err
@@ -268,7 +274,7 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 		copy(a3.pix[c*n:], pic.alpha)
 	}
 	alpha = newPlanes(1, W, H)
-	err = runTiles(ctx, l, []*planes{padReflect(a3, l.multiple)}, e.cfg.TileSize, e.cfg.TilePad,
+	err = runTiles(ctx, l, []*planes{padReflect(a3, l.multiple)}, size, e.cfg.TilePad,
 		func(t tile, out []float32) { stitch(alpha, t, s, out) }, report(1))
 	return col, alpha, err
 }
@@ -378,7 +384,8 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 	pw, ph := roundUp(fw, l.multiple), roundUp(fh, l.multiple)
 	// Frames go through the network together as far as the model batches
 	// their tiles, and no further: each costs its full output in floats.
-	first := plan(0, pw, ph, e.cfg.TileSize, e.cfg.TilePad, l.multiple)[0]
+	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
+	first := plan(0, pw, ph, size, e.cfg.TilePad, l.multiple)[0]
 	group := min(l.maxBatch(first.h, first.w), 4)
 
 	out := make([]*image.RGBA, 0, len(frames))
@@ -394,7 +401,7 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		if err := e.gate.acquire(ctx, false); err != nil {
 			return nil, err
 		}
-		err := runTiles(ctx, l, ins, e.cfg.TileSize, e.cfg.TilePad,
+		err := runTiles(ctx, l, ins, size, e.cfg.TilePad,
 			func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
 		e.gate.release()
 		if err != nil {

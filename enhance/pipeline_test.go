@@ -27,11 +27,33 @@ import (
 )
 
 // fakeRuntime loads any network as fakeModel.
-type fakeRuntime struct{ block chan struct{} }
+type fakeRuntime struct {
+	block   chan struct{}
+	maxTile int // when set, models say this is their largest window
+}
 
 func (r *fakeRuntime) Name() string { return "cpu" }
 func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
-	return &fakeModel{s: net.OutScale(), block: r.block}, nil
+	m := &fakeModel{s: net.OutScale(), block: r.block}
+	if r.maxTile > 0 {
+		return &limitedModel{m, r.maxTile}, nil
+	}
+	return m, nil
+}
+
+// limitedModel is a fakeModel whose memory allows windows of max pixels.
+type limitedModel struct {
+	*fakeModel
+	max int
+}
+
+func (m *limitedModel) MaxTile(n int) (int, error) { return m.max, nil }
+
+func (m *limitedModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	if h > m.max || w > m.max {
+		return fmt.Errorf("window %dx%d over %d", w, h, m.max)
+	}
+	return m.fakeModel.Forward(ctx, in, n, h, w, out)
 }
 
 // fakeModel upsamples by nearest neighbour after mixing in a tenth of the
@@ -614,5 +636,25 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAutoTile: with no tile size configured, images larger than what the
+// model can take whole are tiled at its largest window, with the same result.
+func TestAutoTile(t *testing.T) {
+	in := encode(t, noise(70, 41, 8))
+	whole, err := newFake(t, Config{TilePad: 3}).Enhance(context.Background(), Request{Image: in, Model: "general_v3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	res, err := newFake(t, Config{Runtime: &fakeRuntime{maxTile: 24}, TilePad: 3}).Enhance(context.Background(),
+		Request{Image: in, Model: "general_v3", Progress: func(_, n int) { total = n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePixels(t, decodePNG(t, res.PNG), decodePNG(t, whole.PNG))
+	if total != 4*3 { // tiles of 24-2·3 = 18: 4 across 70, 3 down 41
+		t.Errorf("%d tiles, want 12", total)
 	}
 }

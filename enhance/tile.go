@@ -16,12 +16,53 @@ type Batcher interface {
 	MaxBatch(h, w int) int
 }
 
+// TileLimiter is implemented by models whose memory bounds the tile they
+// can run (the GPU runtime): MaxTile is the largest square window side of
+// which an n-tile batch fits now.
+type TileLimiter interface {
+	MaxTile(n int) (int, error)
+}
+
+// Window sides that the pipeline runs whole when the configured tile size
+// is 0 and the model does not say (TileLimiter): larger images are tiled
+// at this size so that the CPU runtime's activations stay around a
+// gigabyte. RRDBNet holds 64 channels at four times the input size in its
+// last convolutions; SRVGGNetCompact works at the input size.
+const (
+	autoSideRRDB  = 384
+	autoSideSRVGG = 1024
+)
+
 // loaded is a network on the runtime, shared by every request for it.
 type loaded struct {
 	mu       sync.Mutex // a graph.Model is for one goroutine at a time
 	model    graph.Model
 	scale    int // the network's OutScale
 	multiple int // its InputMultiple
+	autoSide int // see autoSideRRDB
+}
+
+// tileSize is the tile to cut a w×h (padded) input into: the configured
+// size, or with none, 0 (whole) when the image fits the model's largest
+// window and that window less the padding when it does not.
+func (l *loaded) tileSize(size, pad, w, h int) int {
+	if size > 0 {
+		return size
+	}
+	side := l.autoSide
+	if tl, ok := l.model.(TileLimiter); ok {
+		l.mu.Lock()
+		s, err := tl.MaxTile(1)
+		l.mu.Unlock()
+		if err == nil && s > 0 {
+			side = s
+		}
+	}
+	if w <= side && h <= side {
+		return 0
+	}
+	pad = roundUp(pad, l.multiple)
+	return max((side-2*pad)/l.multiple*l.multiple, 16*l.multiple)
 }
 
 func (l *loaded) maxBatch(h, w int) int {
@@ -247,5 +288,9 @@ func loadModel(read func(string) (graph.Network, error), rt Runtime, path string
 	if err != nil {
 		return nil, fmt.Errorf("loading %s on %s: %w", path, rt.Name(), err)
 	}
-	return &loaded{model: m, scale: net.OutScale(), multiple: net.InputMultiple()}, nil
+	side := autoSideSRVGG
+	if _, ok := net.(*graph.RRDBNet); ok {
+		side = autoSideRRDB
+	}
+	return &loaded{model: m, scale: net.OutScale(), multiple: net.InputMultiple(), autoSide: side}, nil
 }
