@@ -181,27 +181,32 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_kernel(const ConvArgs a) 
 
 		const half *tA = sA + (kk % STAGES) * BM * 32;
 		const half *tB = sB + (kk % STAGES) * BN * 32;
+		// Both k16 halves' fragments first, then the mma: the second half's
+		// ldmatrix latency hides behind the first half's tensor-core work.
+		uint32_t af[2][MT][4], bf[2][NT][2];
+		const int mi = lane >> 3, r8 = lane & 7;
 		#pragma unroll
 		for (int ks = 0; ks < 2; ks++) {
-			uint32_t af[MT][4], bf[NT][2];
-			int mi = lane >> 3, r8 = lane & 7;
 			#pragma unroll
 			for (int mt = 0; mt < MT; mt++) {
 				int row = wm * TM + mt * 16 + (mi & 1) * 8 + r8;
 				int chunk = ks * 2 + (mi >> 1);
-				ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3], smem_addr(tA + swz(row, chunk)));
+				ldmatrix_x4(af[ks][mt][0], af[ks][mt][1], af[ks][mt][2], af[ks][mt][3], smem_addr(tA + swz(row, chunk)));
 			}
 			#pragma unroll
 			for (int nt = 0; nt < NT; nt += 2) {
 				int row = wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
 				int chunk = ks * 2 + (mi & 1);
-				ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1], smem_addr(tB + swz(row, chunk)));
+				ldmatrix_x4(bf[ks][nt][0], bf[ks][nt][1], bf[ks][nt + 1][0], bf[ks][nt + 1][1],
+				            smem_addr(tB + swz(row, chunk)));
 			}
+		}
+		#pragma unroll
+		for (int ks = 0; ks < 2; ks++)
 			#pragma unroll
 			for (int mt = 0; mt < MT; mt++)
 				#pragma unroll
-				for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
-		}
+				for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[ks][mt], bf[ks][nt][0], bf[ks][nt][1]);
 	}
 	cp_wait<0>();
 
@@ -215,6 +220,42 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_kernel(const ConvArgs a) 
 			store_out(a, row, ch, acc[mt][nt][0], acc[mt][nt][1]);
 			store_out(a, row + 8, ch, acc[mt][nt][2], acc[mt][nt][3]);
 		}
+}
+
+// tap_frags loads the A and B fragments of one of a chunk's 18 K steps (nine
+// taps x two k16 halves): A rows are the patch rows shifted by the tap.
+template <int MT, int NT, int PW, int BN, int TN>
+__device__ __forceinline__ void tap_frags(const half *tA, const half *tB, const int (&prow0)[MT], int wn, int mi,
+                                          int r8, int step, uint32_t (&af)[MT][4], uint32_t (&bf)[NT][2]) {
+	const int t = step >> 1, ks = step & 1;
+	const int off = (t / 3 - 1) * PW + (t % 3 - 1);
+	#pragma unroll
+	for (int mt = 0; mt < MT; mt++)
+		ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3],
+		            smem_addr(tA + swz(prow0[mt] + off, ks * 2 + (mi >> 1))));
+	#pragma unroll
+	for (int nt = 0; nt < NT; nt += 2) {
+		int row = t * BN + wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
+		ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1], smem_addr(tB + swz(row, ks * 2 + (mi & 1))));
+	}
+}
+
+// tap_steps runs a chunk's 18 K steps with the fragments double-buffered in
+// registers: step s+1's ldmatrix is issued before step s's mma, so the
+// shared-memory latency hides behind the tensor cores.
+template <int MT, int NT, int PW, int BN, int TN>
+__device__ __forceinline__ void tap_steps(const half *tA, const half *tB, const int (&prow0)[MT], int wn, int mi,
+                                          int r8, float (&acc)[MT][NT][4]) {
+	uint32_t af[2][MT][4], bf[2][NT][2];
+	tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 0, af[0], bf[0]);
+	#pragma unroll
+	for (int step = 0; step < 18; step++) {
+		if (step + 1 < 18) tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, step + 1, af[(step + 1) & 1], bf[(step + 1) & 1]);
+		#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+			#pragma unroll
+			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[step & 1][mt], bf[step & 1][nt][0], bf[step & 1][nt][1]);
+	}
 }
 
 // conv3x3_tile_kernel computes a TH x TW patch of output pixels of one image
@@ -291,28 +332,7 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArg
 		cp_wait<1>();
 		__syncthreads();
 		const half *tA = smem + (c & 1) * STAGE, *tB = tA + A_ELEMS;
-		#pragma unroll
-		for (int t = 0; t < 9; t++) {
-			const int off = (t / 3 - 1) * PW + (t % 3 - 1);
-			#pragma unroll
-			for (int ks = 0; ks < 2; ks++) {
-				uint32_t af[MT][4], bf[NT][2];
-				#pragma unroll
-				for (int mt = 0; mt < MT; mt++)
-					ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3],
-					            smem_addr(tA + swz(prow0[mt] + off, ks * 2 + (mi >> 1))));
-				#pragma unroll
-				for (int nt = 0; nt < NT; nt += 2) {
-					int row = t * BN + wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
-					ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1],
-					            smem_addr(tB + swz(row, ks * 2 + (mi & 1))));
-				}
-				#pragma unroll
-				for (int mt = 0; mt < MT; mt++)
-					#pragma unroll
-					for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
-			}
-		}
+		tap_steps<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, acc);
 		__syncthreads();
 	}
 
@@ -434,28 +454,7 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 		cp_commit();
 		const int k = j / nchunks, c = j - k * nchunks;
 		const half *tA = sP + (j % S) * P * 32, *tB = sW + c * 9 * BN * 32;
-		#pragma unroll
-		for (int t = 0; t < 9; t++) {
-			const int off = (t / 3 - 1) * PW + (t % 3 - 1);
-			#pragma unroll
-			for (int ks = 0; ks < 2; ks++) {
-				uint32_t af[MT][4], bf[NT][2];
-				#pragma unroll
-				for (int mt = 0; mt < MT; mt++)
-					ldmatrix_x4(af[mt][0], af[mt][1], af[mt][2], af[mt][3],
-					            smem_addr(tA + swz(prow0[mt] + off, ks * 2 + (mi >> 1))));
-				#pragma unroll
-				for (int nt = 0; nt < NT; nt += 2) {
-					int row = t * BN + wn * TN + nt * 8 + (mi >> 1) * 8 + r8;
-					ldmatrix_x4(bf[nt][0], bf[nt][1], bf[nt + 1][0], bf[nt + 1][1],
-					            smem_addr(tB + swz(row, ks * 2 + (mi & 1))));
-				}
-				#pragma unroll
-				for (int mt = 0; mt < MT; mt++)
-					#pragma unroll
-					for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
-			}
-		}
+		tap_steps<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, acc);
 		if (c == nchunks - 1) {
 			int tile = blockIdx.x + k * gridDim.x;
 			int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
@@ -546,7 +545,7 @@ int conv_prepare() {
 	    (st = prepare<64, 64, 2, 2, 4>()) || (st = prepare<64, 32, 2, 2, 4>()) ||
 	    (st = prepare<256, 64, 4, 2, 3>()) || (st = prepare<256, 32, 8, 1, 3>()) ||
 	    (st = prepare_tile<8, 16, 64, 2, 2>()) || (st = prepare_tile<8, 16, 32, 4, 1>()) ||
-	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 8, 1>()) ||
+	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 4, 1>()) ||
 	    (st = prepare_persist<16, 16, 64, 4, 2, 3>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3>()) ||
 	    (st = prepare_persist<8, 16, 64, 2, 2, 4>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4>()))
 		return st;
@@ -610,7 +609,7 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 	switch (op.variant) {
 	case 1:
 		return n64 ? launch_tile<16, 16, 64, 4, 2>(a, op.cout_pad, n, s)
-		           : launch_tile<16, 16, 32, 8, 1>(a, op.cout_pad, n, s);
+		           : launch_tile<16, 16, 32, 4, 1>(a, op.cout_pad, n, s);
 	case 2:
 		return n64 ? launch<128, 64, 2, 2, 4>(a, op.cout_pad, s) : launch<128, 32, 4, 1, 4>(a, op.cout_pad, s);
 	case 3:
