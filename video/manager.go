@@ -137,7 +137,13 @@ func newManager(cfg Config, st store.Store, enh enhancer) (*Manager, error) {
 	default:
 		return nil, fmt.Errorf("video: unknown encoder %q (libx264 or h264_nvenc)", cfg.Encoder)
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "videos", "incoming"), 0o755); err != nil {
+	// Uploads being checked live in incoming; any there now were left by a
+	// stopped process before they were accepted.
+	incoming := filepath.Join(cfg.DataDir, "videos", "incoming")
+	if err := os.RemoveAll(incoming); err != nil {
+		return nil, fmt.Errorf("video: %w", err)
+	}
+	if err := os.MkdirAll(incoming, 0o755); err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	}
 	m := &Manager{cfg: cfg, st: st, enh: enh, running: map[string]*job{}, cancelled: map[string]bool{}}
@@ -167,6 +173,9 @@ func (m *Manager) Start(ctx context.Context) error {
 // Submit checks a video, keeps it and queues it. The returned record is
 // pending and holds the probed metadata.
 func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) (*store.Video, error) {
+	if m.ctx.Err() != nil {
+		return nil, errors.New("video: manager closed")
+	}
 	name := filepath.Base(strings.ReplaceAll(req.Filename, `\`, "/"))
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {

@@ -29,14 +29,15 @@ type Options struct {
 	Progress func(done int)
 }
 
-// DefaultBatch is the number of frames per EnhanceFunc call: enough for a
-// GPU to batch, few enough that three stages of batches in flight stay well
-// under a gigabyte at 1080p.
-const DefaultBatch = 8
+// DefaultBatch is the number of frames per EnhanceFunc call: the enhancer
+// runs at most four frames through the network together.
+const DefaultBatch = 4
 
-// queueDepth is the number of batches each channel holds between stages, so
-// that a stage never waits for a slower neighbour's single batch.
-const queueDepth = 2
+// queueDepth is the number of batches each channel holds between stages.
+// One is enough for each stage to start its next batch while its neighbour
+// works, and keeps memory bounded: with 4K output frames (33 MB each) the
+// batches in flight hold about 400 MB.
+const queueDepth = 1
 
 // Stats is what Process measured. Stages run at the same time, so their
 // busy times can add up to more than Total.
