@@ -1,0 +1,39 @@
+// Package cpu is the CPU inference runtime: it compiles the networks of
+// package graph (RRDBNet, SRVGG) into oneDNN convolution primitives and runs
+// them on all cores through cgo.
+//
+// Activations stay in the blocked layout oneDNN's AVX-512 kernels use
+// (nChw16c) for the whole network. The dense blocks of RRDBNet keep one
+// buffer per block input and write each convolution's output in place at its
+// channel offset, so the concatenations cost nothing; biases, leaky ReLUs and
+// the residual additions run as post-ops of the convolutions. Buffers and
+// primitives are built once per input shape and reused.
+//
+// The package deliberately does no tiling, clamping or image decoding: a
+// Model runs one tensor of a known shape (package enhance tiles). Without cgo,
+// or with -tags noonednn, New returns an error instead.
+package cpu
+
+import (
+	"errors"
+	"runtime"
+)
+
+// ErrNotBuilt is what New returns when the package was built without oneDNN.
+var ErrNotBuilt = errors.New("cpu: not built with oneDNN (cgo disabled or -tags noonednn)")
+
+// Config configures a Runtime.
+type Config struct {
+	// Threads is how many OpenMP threads oneDNN uses; 0 means all cores.
+	Threads int
+	// BF16 runs convolutions on bfloat16 activations and weights with
+	// float32 accumulation; outputs stay within about 45 dB PSNR of fp32.
+	BF16 bool
+}
+
+func (c Config) threads() int {
+	if c.Threads > 0 {
+		return c.Threads
+	}
+	return runtime.NumCPU()
+}

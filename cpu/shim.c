@@ -1,0 +1,327 @@
+//go:build cgo && !noonednn
+
+// shim.c implements shim.h on the oneDNN v2 C API (operation descriptors,
+// primitive descriptors, post-ops), as Debian's libdnnl-dev 2.6 ships it.
+#include "shim.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ie_ctx {
+	dnnl_engine_t eng;
+	dnnl_stream_t st;
+};
+
+struct ie_conv {
+	dnnl_primitive_t prim;
+	dnnl_memory_t src, wei, bias, dst, src1;
+	int has_src1, add_index;
+	char impl[64];
+};
+
+struct ie_prelu {
+	dnnl_primitive_t prim;
+	dnnl_memory_t x, wei;
+};
+
+#define TRY(e) do { dnnl_status_t s_ = (e); if (s_ != dnnl_success) { rc = (int)s_; goto done; } } while (0)
+
+static dnnl_data_type_t dtype(int dt) { return dt == IE_BF16 ? dnnl_bf16 : dnnl_f32; }
+
+static int tag_of(int block, dnnl_format_tag_t *t) {
+	switch (block) {
+	case 16: *t = dnnl_nChw16c; return 0;
+	case 8: *t = dnnl_nChw8c; return 0;
+	case 4: *t = dnnl_nChw4c; return 0;
+	case 1: *t = dnnl_nchw; return 0;
+	}
+	return IE_EINVAL;
+}
+
+int ie_ctx_create(ie_ctx **out, int threads) {
+	*out = NULL;
+	ie_ctx *c = calloc(1, sizeof *c);
+	if (!c) return IE_ENOMEM;
+	int rc = 0;
+	if (threads > 0) omp_set_num_threads(threads);
+	TRY(dnnl_engine_create(&c->eng, dnnl_cpu, 0));
+	TRY(dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags));
+	*out = c;
+	return 0;
+done:
+	ie_ctx_destroy(c);
+	return rc;
+}
+
+void ie_ctx_destroy(ie_ctx *c) {
+	if (!c) return;
+	if (c->st) dnnl_stream_destroy(c->st);
+	if (c->eng) dnnl_engine_destroy(c->eng);
+	free(c);
+}
+
+static int act_md(dnnl_memory_desc_t *md, int ch, int h, int w, int block, int dt) {
+	dnnl_format_tag_t t;
+	if (tag_of(block, &t)) return IE_EINVAL;
+	dnnl_dims_t d = {1, ch, h, w};
+	return (int)dnnl_memory_desc_init_by_tag(md, 4, d, dtype(dt), t);
+}
+
+int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
+		const float *weight, const float *bias) {
+	*out = NULL;
+	if (d->npost < 0 || d->npost > 4 || d->k % 2 != 1) return IE_EINVAL;
+	ie_conv *v = calloc(1, sizeof *v);
+	if (!v) return IE_ENOMEM;
+	int rc = 0;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+	dnnl_primitive_t reorder = NULL;
+	dnnl_memory_t wuser = NULL;
+
+	dnnl_memory_desc_t smd, wmd, bmd, dmd, wumd;
+	if ((rc = act_md(&smd, d->ic, d->h, d->w, d->block, d->src_dt))) goto done;
+	if ((rc = act_md(&dmd, d->oc, d->h, d->w, d->block, d->dst_dt))) goto done;
+	dnnl_dims_t wd = {d->oc, d->ic, d->k, d->k}, bd = {d->oc};
+	TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dtype(d->src_dt), dnnl_format_tag_any));
+	TRY(dnnl_memory_desc_init_by_tag(&wumd, 4, wd, dnnl_f32, dnnl_oihw));
+	TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x));
+
+	dnnl_convolution_desc_t cd;
+	dnnl_dims_t strides = {1, 1}, pad = {d->k / 2, d->k / 2};
+	TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+			dnnl_convolution_direct, &smd, &wmd, bias ? &bmd : NULL, &dmd,
+			strides, pad, pad));
+
+	TRY(dnnl_primitive_attr_create(&attr));
+	TRY(dnnl_post_ops_create(&po));
+	v->add_index = -1;
+	for (int i = 0; i < d->npost; i++) {
+		switch (d->post[i]) {
+		case IE_POST_LRELU:
+			TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, d->alpha[i], 0.f));
+			break;
+		case IE_POST_LINEAR:
+			TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_linear, d->alpha[i], 0.f));
+			break;
+		case IE_POST_SUM:
+			TRY(dnnl_post_ops_append_sum(po, 1.f));
+			break;
+		case IE_POST_ADD:
+			if (v->add_index >= 0) { rc = IE_EINVAL; goto done; }
+			TRY(dnnl_post_ops_append_binary(po, dnnl_binary_add, &dmd));
+			v->add_index = i;
+			break;
+		default:
+			rc = IE_EINVAL;
+			goto done;
+		}
+	}
+	TRY(dnnl_primitive_attr_set_post_ops(attr, po));
+	TRY(dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, NULL));
+
+	const char *impl = "";
+	dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+	strncpy(v->impl, impl, sizeof v->impl - 1);
+
+	const dnnl_memory_desc_t *q;
+	q = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	TRY(dnnl_memory_create(&v->src, q, c->eng, DNNL_MEMORY_NONE));
+	q = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	TRY(dnnl_memory_create(&v->dst, q, c->eng, DNNL_MEMORY_NONE));
+	if (v->add_index >= 0) TRY(dnnl_memory_create(&v->src1, q, c->eng, DNNL_MEMORY_NONE));
+	q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	TRY(dnnl_memory_create(&v->wei, q, c->eng, DNNL_MEMORY_ALLOCATE));
+	TRY(dnnl_memory_create(&wuser, &wumd, c->eng, (void *)weight));
+	TRY(dnnl_reorder_primitive_desc_create(&rpd, &wumd, c->eng, q, c->eng, NULL));
+	TRY(dnnl_primitive_create(&reorder, rpd));
+	dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, wuser}, {DNNL_ARG_TO, v->wei}};
+	TRY(dnnl_primitive_execute(reorder, c->st, 2, rargs));
+	TRY(dnnl_stream_wait(c->st));
+	if (bias) {
+		TRY(dnnl_memory_create(&v->bias, &bmd, c->eng, DNNL_MEMORY_ALLOCATE));
+		void *h;
+		TRY(dnnl_memory_get_data_handle(v->bias, &h));
+		memcpy(h, bias, sizeof(float) * d->oc);
+	}
+	TRY(dnnl_primitive_create(&v->prim, pd));
+	*out = v;
+	v = NULL;
+done:
+	if (reorder) dnnl_primitive_destroy(reorder);
+	if (rpd) dnnl_primitive_desc_destroy(rpd);
+	if (wuser) dnnl_memory_destroy(wuser);
+	if (pd) dnnl_primitive_desc_destroy(pd);
+	if (po) dnnl_post_ops_destroy(po);
+	if (attr) dnnl_primitive_attr_destroy(attr);
+	ie_conv_destroy(v);
+	return rc;
+}
+
+const char *ie_conv_impl(ie_conv *v) { return v->impl; }
+
+int ie_conv_run(ie_ctx *c, ie_conv *v, void *src, void *dst, void *src1) {
+	int rc = 0;
+	if ((v->src1 != NULL) != (src1 != NULL)) return IE_EINVAL;
+	dnnl_exec_arg_t a[5];
+	int n = 0;
+	TRY(dnnl_memory_set_data_handle(v->src, src));
+	TRY(dnnl_memory_set_data_handle(v->dst, dst));
+	a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, v->src};
+	a[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, v->wei};
+	a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, v->dst};
+	if (v->bias) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, v->bias};
+	if (v->src1) {
+		TRY(dnnl_memory_set_data_handle(v->src1, src1));
+		a[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(v->add_index) | DNNL_ARG_SRC_1, v->src1};
+	}
+	TRY(dnnl_primitive_execute(v->prim, c->st, n, a));
+	TRY(dnnl_stream_wait(c->st));
+done:
+	return rc;
+}
+
+void ie_conv_destroy(ie_conv *v) {
+	if (!v) return;
+	if (v->prim) dnnl_primitive_destroy(v->prim);
+	if (v->src) dnnl_memory_destroy(v->src);
+	if (v->wei) dnnl_memory_destroy(v->wei);
+	if (v->bias) dnnl_memory_destroy(v->bias);
+	if (v->dst) dnnl_memory_destroy(v->dst);
+	if (v->src1) dnnl_memory_destroy(v->src1);
+	free(v);
+}
+
+int ie_prelu_create(ie_ctx *c, ie_prelu **out, int ch, int h, int w,
+		int block, int dt, const float *slope) {
+	*out = NULL;
+	ie_prelu *p = calloc(1, sizeof *p);
+	if (!p) return IE_ENOMEM;
+	int rc = 0;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_memory_desc_t xmd, wmd;
+	if ((rc = act_md(&xmd, ch, h, w, block, dt))) goto done;
+	dnnl_dims_t wd = {1, ch, 1, 1};
+	TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_nchw));
+	dnnl_prelu_desc_t prd;
+	TRY(dnnl_prelu_forward_desc_init(&prd, dnnl_forward_inference, &xmd, &wmd));
+	TRY(dnnl_primitive_desc_create(&pd, &prd, NULL, c->eng, NULL));
+	TRY(dnnl_memory_create(&p->x, &xmd, c->eng, DNNL_MEMORY_NONE));
+	TRY(dnnl_memory_create(&p->wei, &wmd, c->eng, DNNL_MEMORY_ALLOCATE));
+	void *hnd;
+	TRY(dnnl_memory_get_data_handle(p->wei, &hnd));
+	memcpy(hnd, slope, sizeof(float) * ch);
+	TRY(dnnl_primitive_create(&p->prim, pd));
+	*out = p;
+	p = NULL;
+done:
+	if (pd) dnnl_primitive_desc_destroy(pd);
+	ie_prelu_destroy(p);
+	return rc;
+}
+
+int ie_prelu_run(ie_ctx *c, ie_prelu *p, void *x) {
+	int rc = 0;
+	TRY(dnnl_memory_set_data_handle(p->x, x));
+	dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, p->x}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->x}};
+	TRY(dnnl_primitive_execute(p->prim, c->st, 3, a));
+	TRY(dnnl_stream_wait(c->st));
+done:
+	return rc;
+}
+
+void ie_prelu_destroy(ie_prelu *p) {
+	if (!p) return;
+	if (p->prim) dnnl_primitive_destroy(p->prim);
+	if (p->x) dnnl_memory_destroy(p->x);
+	if (p->wei) dnnl_memory_destroy(p->wei);
+	free(p);
+}
+
+void *ie_alloc(size_t bytes) {
+	bytes = (bytes + 63) / 64 * 64;
+	if (bytes == 0) bytes = 64;
+	void *p = aligned_alloc(64, bytes);
+	if (p) memset(p, 0, bytes);
+	return p;
+}
+
+void ie_free(void *p) { free(p); }
+
+static inline uint16_t to_bf16(float f) {
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	u += 0x7FFF + ((u >> 16) & 1);  // round to nearest even
+	return (uint16_t)(u >> 16);
+}
+
+static inline float from_bf16(uint16_t b) {
+	uint32_t u = (uint32_t)b << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+// off is the index of (channel ch, row y, column x) in nChw{block}c.
+static inline size_t off(int ch, int y, int x, int h, int w, int block) {
+	return (((size_t)(ch / block) * h + y) * w + x) * block + ch % block;
+}
+
+void ie_pack_input(const float *in, int h, int w, int r, void *dst, int block, int dt) {
+	int oh = h / r, ow = w / r, oc = 3 * r * r;
+	#pragma omp parallel for
+	for (int co = 0; co < oc; co++) {
+		int ci = co / (r * r), i = co / r % r, j = co % r;
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++) {
+				float v = in[((size_t)ci * h + y * r + i) * w + x * r + j];
+				size_t o = off(co, y, x, oh, ow, block);
+				if (dt == IE_BF16) ((uint16_t *)dst)[o] = to_bf16(v);
+				else ((float *)dst)[o] = v;
+			}
+	}
+}
+
+void ie_upsample2(const void *src, void *dst, int c, int h, int w, int block, int dt) {
+	int nb = (c + block - 1) / block;
+	size_t es = dt == IE_BF16 ? 2 : 4, vec = es * block;
+	#pragma omp parallel for collapse(2)
+	for (int b = 0; b < nb; b++)
+		for (int y = 0; y < 2 * h; y++) {
+			const char *s = (const char *)src + (((size_t)b * h + y / 2) * w) * vec;
+			char *d = (char *)dst + (((size_t)b * 2 * h + y) * 2 * w) * vec;
+			for (int x = 0; x < w; x++) {
+				memcpy(d + 2 * x * vec, s + x * vec, vec);
+				memcpy(d + (2 * x + 1) * vec, s + x * vec, vec);
+			}
+		}
+}
+
+void ie_unpack_output(const void *src, int h, int w, int r, int block, int dt,
+		float *out, const float *in) {
+	int oh = h * r, ow = w * r;
+	#pragma omp parallel for collapse(2)
+	for (int c = 0; c < 3; c++)
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++) {
+				int ch = c * r * r + (y % r) * r + x % r;
+				size_t o = off(ch, y / r, x / r, h, w, block);
+				float v = dt == IE_BF16 ? from_bf16(((const uint16_t *)src)[o]) : ((const float *)src)[o];
+				if (in) v += in[((size_t)c * h + y / r) * w + x / r];
+				out[((size_t)c * oh + y) * ow + x] = v;
+			}
+}
+
+void ie_copy(void *dst, const void *src, size_t bytes) {
+	const size_t chunk = 1 << 20;
+	size_t n = (bytes + chunk - 1) / chunk;
+	#pragma omp parallel for
+	for (size_t i = 0; i < n; i++) {
+		size_t o = i * chunk, len = bytes - o < chunk ? bytes - o : chunk;
+		memcpy((char *)dst + o, (const char *)src + o, len);
+	}
+}

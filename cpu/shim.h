@@ -1,0 +1,75 @@
+// shim.h is the C side of package cpu: a few opaque handles over the oneDNN
+// v2 C API (engine and stream, convolution and PReLU primitives with their
+// weights already reordered) and the layout loops that oneDNN has no
+// primitive for. Every function returns 0 or a dnnl_status_t / IE_E* code;
+// none aborts.
+#ifndef IE_CPU_SHIM_H
+#define IE_CPU_SHIM_H
+
+#include <stddef.h>
+
+#define IE_EINVAL 1001  // a bad argument from Go
+#define IE_ENOMEM 1002  // malloc failed
+
+// Data types of activations.
+#define IE_F32 0
+#define IE_BF16 1
+
+// Post-op kinds, applied in order after the convolution and its bias.
+#define IE_POST_LRELU 1   // leaky ReLU, slope alpha
+#define IE_POST_LINEAR 2  // alpha*x
+#define IE_POST_SUM 3     // += the previous contents of dst
+#define IE_POST_ADD 4     // += src1, a tensor shaped like dst
+
+typedef struct ie_ctx ie_ctx;
+typedef struct ie_conv ie_conv;
+typedef struct ie_prelu ie_prelu;
+
+int ie_ctx_create(ie_ctx **out, int threads);
+void ie_ctx_destroy(ie_ctx *c);
+
+// ie_conv_desc describes one K×K stride-1 "same" convolution on one image.
+// Activations are in nChw{block}c (block 16, 8, 4, or 1 for nchw).
+typedef struct {
+	int ic, oc, h, w, k;
+	int block;
+	int src_dt, dst_dt;  // IE_F32 or IE_BF16
+	int npost;
+	int post[4];
+	float alpha[4];
+} ie_conv_desc;
+
+// ie_conv_create compiles a convolution; weight is OIHW f32, bias oc values
+// or NULL. Both are copied.
+int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
+		const float *weight, const float *bias);
+// ie_conv_impl names the implementation oneDNN chose.
+const char *ie_conv_impl(ie_conv *v);
+// ie_conv_run runs it; src1 is the IE_POST_ADD operand or NULL.
+int ie_conv_run(ie_ctx *c, ie_conv *v, void *src, void *dst, void *src1);
+void ie_conv_destroy(ie_conv *v);
+
+// ie_prelu_create compiles an in-place per-channel PReLU on c×h×w.
+int ie_prelu_create(ie_ctx *c, ie_prelu **out, int ch, int h, int w,
+		int block, int dt, const float *slope);
+int ie_prelu_run(ie_ctx *c, ie_prelu *p, void *x);
+void ie_prelu_destroy(ie_prelu *p);
+
+// ie_alloc returns zeroed 64-byte-aligned memory, or NULL.
+void *ie_alloc(size_t bytes);
+void ie_free(void *p);
+
+// ie_pack_input pixel-unshuffles one 3×h×w f32 NCHW image by r (1, 2 or 4)
+// into a blocked tensor of 3·r² channels (padded to the block) of dt.
+void ie_pack_input(const float *in, int h, int w, int r, void *dst, int block, int dt);
+// ie_upsample2 is nearest 2× upsampling of a blocked c×h×w tensor.
+void ie_upsample2(const void *src, void *dst, int c, int h, int w, int block, int dt);
+// ie_unpack_output pixel-shuffles a blocked 3·r²×h×w tensor of dt into
+// 3×(h·r)×(w·r) f32 NCHW, adding the nearest-upsampled 3×h×w image in when
+// in is not NULL.
+void ie_unpack_output(const void *src, int h, int w, int r, int block, int dt,
+		float *out, const float *in);
+// ie_copy copies bytes (a whole tensor), in parallel.
+void ie_copy(void *dst, const void *src, size_t bytes);
+
+#endif
