@@ -60,6 +60,43 @@ func checkOutput(t *testing.T, in Info, out string, scale int) Info {
 	return o
 }
 
+// frameTimes decodes path and returns each frame's time from the first.
+func frameTimes(t *testing.T, path string) []float64 {
+	t.Helper()
+	d, err := OpenDecoder(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var ts []float64
+	for {
+		f, err := d.Next()
+		if err != nil {
+			break
+		}
+		ts = append(ts, float64(f.PTS)*d.TimeBase().Float())
+	}
+	for i := len(ts) - 1; i >= 0; i-- {
+		ts[i] -= ts[0]
+	}
+	return ts
+}
+
+// checkTimes holds out's frames to in's timing, variable frame rate
+// included, within MKV's millisecond.
+func checkTimes(t *testing.T, in, out string) {
+	t.Helper()
+	a, b := frameTimes(t, in), frameTimes(t, out)
+	if len(a) != len(b) {
+		t.Fatalf("%d frames decoded from the output, %d from the input", len(b), len(a))
+	}
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > 0.0015 {
+			t.Fatalf("frame %d shown at %.4f s, in the input at %.4f s", i, b[i], a[i])
+		}
+	}
+}
+
 func TestProcessResize(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -79,9 +116,47 @@ func TestProcessResize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := checkOutput(t, in, out, c.scale)
-			t.Logf("%d frames %.1f fps; in %+v\nout %+v", st.Frames, st.FPS(), in, o)
-			_ = math.Abs
+			checkOutput(t, in, out, c.scale)
+			checkTimes(t, src, out)
+			t.Logf("%d frames, %.1f fps", st.Frames, st.FPS())
 		})
+	}
+}
+
+// h264_nvenc falls back to libx264 where no NVIDIA encoder opens (here, CI).
+func TestEncoderFallback(t *testing.T) {
+	src := media(t, "movie.avi")
+	out := filepath.Join(t.TempDir(), "out.mkv")
+	st, err := Process(context.Background(), src, out, resizer(1), Options{Scale: 1, Encoder: "h264_nvenc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Encoder != "h264_nvenc" && st.Encoder != "libx264" {
+		t.Errorf("encoder %q", st.Encoder)
+	}
+	in, _ := Probe(src)
+	checkOutput(t, in, out, 1)
+	if _, err := NewEncoder(out, EncoderConfig{Codec: "libx265"}); err == nil {
+		t.Error("an encoder other than H.264 was accepted")
+	}
+}
+
+// Cancelling the context stops all three stages and Process returns.
+func TestProcessCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	slow := func(ctx context.Context, frames []*image.RGBA) ([]*image.RGBA, error) {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+		return resizer(1)(ctx, frames)
+	}
+	_, err := Process(ctx, media(t, "webm.webm"), filepath.Join(t.TempDir(), "out.mkv"), slow, Options{Scale: 1})
+	if err != context.Canceled {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if calls > 4 {
+		t.Errorf("%d batches enhanced after the cancellation", calls-3)
 	}
 }
