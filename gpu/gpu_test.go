@@ -130,54 +130,81 @@ func TestFixtures(t *testing.T) {
 	if err := json.Unmarshal(mb, &man); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range man.Cases {
-		name := strings.TrimSuffix(filepath.Base(c.Expected), ".f32")
-		t.Run(name, func(t *testing.T) {
-			net := loadCase(t, c)
-			m, err := r.Load(net)
-			if err != nil {
-				t.Fatal(err)
+	// Every kernel variant the tuner may choose is checked ("default" is
+	// what runs untuned).
+	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7} {
+		for _, c := range man.Cases {
+			name := strings.TrimSuffix(filepath.Base(c.Expected), ".f32")
+			vname := "default"
+			if variant >= 0 {
+				vname = fmt.Sprintf("v%d", variant)
 			}
-			defer m.Close()
-			in, h, w := readInput(t, filepath.Join(root, c.Input))
-			// The reference runs the whole image; crop to the input multiple as enhance does.
-			mult := net.InputMultiple()
-			in = crop(in, h, w, h-h%mult, w-w%mult)
-			h, w = h-h%mult, w-w%mult
-			s := net.OutScale()
-			out := make([]float32, 3*h*s*w*s)
-			for i := range out {
-				out[i] = float32(math.NaN()) // every element must be written
+			if testing.Short() && variant >= 0 {
+				continue
 			}
-			if err := m.Forward(context.Background(), in, 1, h, w, out); err != nil {
-				t.Fatal(err)
-			}
-			eb, err := os.ReadFile(filepath.Join(root, c.Expected))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := make([]float32, len(eb)/4)
-			for i := range want {
-				want[i] = math.Float32frombits(binary.LittleEndian.Uint32(eb[4*i:]))
-			}
-			if len(want) != len(out) {
-				t.Fatalf("reference has %d values (shape %v), output %d", len(want), c.Shape, len(out))
-			}
-			var num, den float64
-			for i := range out {
-				if math.IsNaN(float64(out[i])) {
-					t.Fatalf("output %d not written", i)
-				}
-				d := float64(out[i] - want[i])
-				num += d * d
-				den += float64(want[i]) * float64(want[i])
-			}
-			p := psnr8(out, want)
-			t.Logf("%s: PSNR %.2f dB (8-bit, clamped), relative L2 error %.2e", name, p, math.Sqrt(num/den))
-			if p < 50 {
-				t.Errorf("PSNR %.2f dB < 50 dB", p)
-			}
-		})
+			t.Run(vname+"/"+name, func(t *testing.T) {
+				runFixture(t, r, root, c, name, variant)
+			})
+		}
+	}
+}
+
+// uniformPlan is a plan that runs every layer of m with one kernel variant.
+func uniformPlan(m *gpu.Model, variant int) string {
+	layers := 0
+	fmt.Sscanf(strings.Split(m.PlanText(), "\n")[1], "layers %d", &layers)
+	return "iegpu-plan 1\nlayers " + fmt.Sprint(layers) + "\nvariants" + strings.Repeat(" "+fmt.Sprint(variant), layers) + "\n"
+}
+
+func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtureCase, name string, variant int) {
+	net := loadCase(t, c)
+	m, err := r.LoadModel(net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if variant >= 0 {
+		if err := m.SetPlan(uniformPlan(m, variant)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, h, w := readInput(t, filepath.Join(root, c.Input))
+	// The reference runs the whole image; crop to the input multiple as enhance does.
+	mult := net.InputMultiple()
+	in = crop(in, h, w, h-h%mult, w-w%mult)
+	h, w = h-h%mult, w-w%mult
+	s := net.OutScale()
+	out := make([]float32, 3*h*s*w*s)
+	for i := range out {
+		out[i] = float32(math.NaN()) // every element must be written
+	}
+	if err := m.Forward(context.Background(), in, 1, h, w, out); err != nil {
+		t.Fatal(err)
+	}
+	eb, err := os.ReadFile(filepath.Join(root, c.Expected))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(eb)/4)
+	for i := range want {
+		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(eb[4*i:]))
+	}
+	if len(want) != len(out) {
+		t.Fatalf("reference has %d values (shape %v), output %d", len(want), c.Shape, len(out))
+	}
+	var num, den float64
+	for i := range out {
+		if math.IsNaN(float64(out[i])) {
+			t.Fatalf("output %d not written", i)
+		}
+		d := float64(out[i] - want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	p := psnr8(out, want)
+	t.Logf("%s: PSNR %.2f dB (8-bit, clamped), relative L2 error %.2e", name, p, math.Sqrt(num/den))
+	if p < 50 {
+		t.Errorf("PSNR %.2f dB < 50 dB", p)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"imageenhancer/enhance/graph"
 )
@@ -160,6 +161,19 @@ func (m *Model) PlanText() string {
 	buf := make([]C.char, int(need)+1)
 	C.ie_engine_plan(m.eng, &buf[0], C.size_t(len(buf)), nil)
 	return C.GoString(&buf[0])
+}
+
+// SetPlan replaces the engine's kernel choices by a plan (as PlanText
+// writes it); tests use it to run every kernel variant.
+func (m *Model) SetPlan(text string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return errors.New("gpu: model closed")
+	}
+	cs := C.CString(text)
+	defer C.free(unsafe.Pointer(cs))
+	return call(func() C.int { return C.ie_engine_set_plan(m.eng, cs) })
 }
 
 // Memory reports the device bytes held for weights and activations.
