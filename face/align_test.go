@@ -114,3 +114,35 @@ func TestPasteMask(t *testing.T) {
 		t.Errorf("%d blended pixels across the mask edge, want a soft edge", partial)
 	}
 }
+
+// TestErode checks the running-minimum erosion against the definition.
+func TestErode(t *testing.T) {
+	const w, h = 23, 17
+	m := make([]float32, w*h)
+	for i := range m {
+		m[i] = float32((i*7919)%13) / 13
+	}
+	for _, k := range []int{0, 1, 2, 3, 4, 7, 30} {
+		got := erode(m, w, h, k)
+		kk := k
+		if kk == 0 {
+			kk = 3
+		}
+		lo, hi := -(kk / 2), kk-1-kk/2
+		for j := 0; j < h; j++ {
+			for i := 0; i < w; i++ {
+				want := float32(math.Inf(1))
+				for dy := lo; dy <= hi; dy++ {
+					for dx := lo; dx <= hi; dx++ {
+						if x, y := i+dx, j+dy; x >= 0 && y >= 0 && x < w && y < h {
+							want = min(want, m[y*w+x])
+						}
+					}
+				}
+				if got[j*w+i] != want {
+					t.Fatalf("k=%d (%d,%d): got %v, want %v", k, i, j, got[j*w+i], want)
+				}
+			}
+		}
+	}
+}
