@@ -13,6 +13,10 @@ for step in "$@"; do
 case $step in
 test) (cd gpu && $C/gpu.test -test.v -test.run 'Test' 2>&1 | tee "$OUT/test.log") ;;
 bench) (cd gpu && $C/gpu.test -test.run XXX -test.v -test.bench Forward -test.benchtime 10x 2>&1 | tee "$OUT/bench.log") ;;
+ncu) # one launch of each kernel variant on general_v3's 64->64 layer at 256x256 (the tuning launches)
+  (cd gpu && ncu -k regex:conv3x3 --launch-skip 48 --launch-count 48 --section SpeedOfLight --section WarpStateStats \
+     --section Occupancy --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+     $C/gpu.test -test.run XXX -test.bench 'Forward/general_v3' -test.benchtime 1x > "$OUT/ncu.txt" 2>&1) ;;
 torch)
   M=$C/models; B=$C/shared/bench/torch_ref.py
   for a in "x4plus realesrgan-x4plus 256x256" "x4plus realesrgan-x4plus 480x640" \
