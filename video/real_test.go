@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"imageenhancer/cpu"
 	"imageenhancer/enhance"
-	"imageenhancer/enhance/graph"
 	"imageenhancer/gpu"
 )
 
@@ -37,10 +37,11 @@ func realEnhancer(t testing.TB) *enhance.Enhancer {
 		t.Cleanup(func() { r.Close() })
 		rt = r
 	case "cpu":
-		// TEMPORARY: cpu.New once package cpu (oneDNN) lands. Until then a
-		// nearest-neighbour stand-in runs behind the real enhancer (real
-		// weights loaded, real tiling and batching).
-		rt = standIn{}
+		r, err := cpu.New(cpu.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt = r
 	default:
 		t.Fatalf("IE_DEVICE=%q: want cpu or gpu", dev)
 	}
@@ -52,28 +53,6 @@ func realEnhancer(t testing.TB) *enhance.Enhancer {
 	t.Cleanup(func() { e.Close() })
 	return e
 }
-
-type standIn struct{}
-
-func (standIn) Name() string { return "cpu" }
-func (standIn) Load(net graph.Network) (graph.Model, error) {
-	return standInModel{s: net.OutScale()}, nil
-}
-
-type standInModel struct{ s int }
-
-func (m standInModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
-	s := m.s
-	for i := 0; i < n*3; i++ {
-		for y := 0; y < h*s; y++ {
-			for x := 0; x < w*s; x++ {
-				out[i*h*s*w*s+y*w*s+x] = in[i*h*w+(y/s)*w+x/s]
-			}
-		}
-	}
-	return ctx.Err()
-}
-func (standInModel) Close() error { return nil }
 
 func atoi(s string) int {
 	n, err := strconv.Atoi(s)
