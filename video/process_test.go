@@ -160,3 +160,47 @@ func TestProcessCancel(t *testing.T) {
 		t.Errorf("%d batches enhanced after the cancellation", calls-3)
 	}
 }
+
+// A video without sound comes out without sound. The input is made here
+// with Decoder and Encoder, which also checks them alone.
+func TestNoAudio(t *testing.T) {
+	d, err := OpenDecoder(media(t, "movie.avi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	w, h := d.Size()
+	silent := filepath.Join(t.TempDir(), "silent.mkv")
+	e, err := NewEncoder(silent, EncoderConfig{Width: w, Height: h, TimeBase: d.TimeBase(), FrameRate: d.FrameRate()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for {
+		f, err := d.Next()
+		if err != nil {
+			break
+		}
+		if err := e.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	e.Close() // twice is fine
+	in, err := Probe(silent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.HasAudio || in.FrameCount != 68 {
+		t.Fatalf("made %+v", in)
+	}
+	out := filepath.Join(t.TempDir(), "out.mkv")
+	if _, err := Process(context.Background(), silent, out, resizer(2), Options{Scale: 2}); err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, in, out, 2)
+	checkTimes(t, silent, out)
+}
