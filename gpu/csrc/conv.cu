@@ -70,17 +70,11 @@ __device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pi
 	return v;
 }
 
-__device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
-	if (pix >= a.npix) return;
-	if (a.mode == OUT_NHWC) {
-		if (ch + 1 < a.cout) {
-			float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
-			*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
-		} else if (ch < a.cout) {
-			a.out[(size_t)pix * a.out_cs + ch] = __float2half_rn(epilogue_val(a, v0, pix, ch));
-		}
-		return;
-	}
+// store_final writes the last layer's float32 NCHW output (optionally pixel
+// shuffled, plus the upsampled input). It is out of line: it runs for one
+// layer only, and inlined at every fragment it would swell the kernels past
+// the instruction cache.
+__device__ __noinline__ void store_final(const ConvArgs &a, int pix, int ch, float v0, float v1) {
 	int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
 	for (int j = 0; j < 2; j++) {
 		int c = ch + j;
@@ -95,6 +89,38 @@ __device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, fl
 			a.fout[(((size_t)img * 3 + oc) * H + oy * a.r + i) * W + ox * a.r + jj] = v;
 		}
 	}
+}
+
+// store_nhwc applies the epilogue to two adjacent channels and writes them
+// as one half2 into the NHWC slice.
+__device__ __noinline__ void store_nhwc_slow(const ConvArgs &a, int pix, int ch, float v0, float v1) {
+	float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
+	*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
+}
+
+__device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
+	if (pix >= a.npix || ch >= a.cout) return;
+	if (a.mode != OUT_NHWC) {
+		store_final(a, pix, ch, v0, v1);
+		return;
+	}
+	if (a.res1) {  // the dense blocks' residual layers
+		store_nhwc_slow(a, pix, ch, v0, v1);
+		return;
+	}
+	// NHWC channel counts are even (32 or 64 here), so ch+1 < cout.
+	const float2 b = *reinterpret_cast<const float2 *>(a.bias + ch);
+	v0 += b.x;
+	v1 += b.y;
+	if (a.act == ACT_LRELU) {
+		v0 = v0 > 0.f ? v0 : 0.2f * v0;
+		v1 = v1 > 0.f ? v1 : 0.2f * v1;
+	} else if (a.act == ACT_PRELU) {
+		const float2 sl = *reinterpret_cast<const float2 *>(a.slope + ch);
+		v0 = v0 > 0.f ? v0 : sl.x * v0;
+		v1 = v1 > 0.f ? v1 : sl.y * v1;
+	}
+	*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(v0, v1);
 }
 
 template <int BM, int BN, int WM, int WN, int STAGES>
@@ -248,13 +274,20 @@ __device__ __forceinline__ void tap_steps(const half *tA, const half *tB, const 
                                           int r8, float (&acc)[MT][NT][4]) {
 	uint32_t af[2][MT][4], bf[2][NT][2];
 	tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 0, af[0], bf[0]);
-	#pragma unroll
-	for (int step = 0; step < 18; step++) {
-		if (step + 1 < 18) tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, step + 1, af[(step + 1) & 1], bf[(step + 1) & 1]);
+	// The tap loop stays rolled: unrolled nine times it outgrew the
+	// instruction cache (ncu: most stalls were instruction fetch).
+	#pragma unroll 1
+	for (int t = 0; t < 9; t++) {
+		tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 1, af[1], bf[1]);
 		#pragma unroll
 		for (int mt = 0; mt < MT; mt++)
 			#pragma unroll
-			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[step & 1][mt], bf[step & 1][nt][0], bf[step & 1][nt][1]);
+			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[0][mt], bf[0][nt][0], bf[0][nt][1]);
+		if (t < 8) tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 2, af[0], bf[0]);
+		#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+			#pragma unroll
+			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[1][mt], bf[1][nt][0], bf[1][nt][1]);
 	}
 }
 
