@@ -29,7 +29,7 @@ const (
 type step struct {
 	kind           int
 	conv           *C.ie_conv
-	prelu          *C.ie_prelu
+	slope          []float32 // PReLU
 	src, dst, src1 unsafe.Pointer
 	c, h, w        int // upsample: the source shape; copy: c is bytes
 	r              int // pack: unshuffle factor; unpack: shuffle factor
@@ -52,9 +52,6 @@ func (p *plan) free() {
 		if st.conv != nil {
 			C.ie_conv_destroy(st.conv)
 		}
-		if st.prelu != nil {
-			C.ie_prelu_destroy(st.prelu)
-		}
 	}
 	p.steps = nil
 	if p.arena != nil {
@@ -75,7 +72,7 @@ func (p *plan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error {
 		case stepConv:
 			rc = C.ie_conv_run(c, st.conv, st.src, st.dst, st.src1)
 		case stepPReLU:
-			rc = C.ie_prelu_run(c, st.prelu, st.dst)
+			C.ie_prelu_inplace(st.dst, C.int(st.c), C.int(p.h), C.int(p.w), C.int(p.block), p.dt, unsafeAt(st.slope))
 		case stepUpsample:
 			C.ie_upsample2(st.src, st.dst, C.int(st.c), C.int(st.h), C.int(st.w), C.int(p.block), p.dt)
 		case stepCopy:
@@ -119,6 +116,19 @@ func (b *builder) conv(cv *graph.Conv, w []float32, bias []float32, h, wd int, s
 	for i, po := range posts {
 		d.post[i] = C.int(po.kind)
 		d.alpha[i] = C.float(po.alpha)
+	}
+	if bl := b.p.block; cv.In%bl != 0 {
+		// oneDNN has only a reference kernel for blocked sources with
+		// padded channels; zero weights for the padding make it a plain
+		// convolution (the pad channels hold zeros).
+		in := roundUp(cv.In, bl)
+		kk := cv.K * cv.K
+		pw := make([]float32, cv.Out*in*kk)
+		for o := 0; o < cv.Out; o++ {
+			copy(pw[o*in*kk:], w[o*cv.In*kk:(o+1)*cv.In*kk])
+		}
+		w = pw
+		d.ic = C.int(in)
 	}
 	var bp *C.float
 	if bias != nil {
@@ -333,12 +343,7 @@ func (b *builder) srvgg(n *graph.SRVGG) {
 		if b.err != nil {
 			return
 		}
-		var pr *C.ie_prelu
-		if rc := C.ie_prelu_create(b.ctx, &pr, C.int(cv.Out), C.int(h), C.int(w), C.int(p.block), p.dt, unsafeAt(n.PReLU[i])); rc != 0 {
-			b.err = statusError("compiling a PReLU", rc)
-			return
-		}
-		p.steps = append(p.steps, step{kind: stepPReLU, prelu: pr, dst: dst})
+		p.steps = append(p.steps, step{kind: stepPReLU, slope: n.PReLU[i], c: cv.Out, dst: dst})
 		if dst == b.at(oA) {
 			src, dst = dst, b.at(oB)
 		} else {
@@ -347,3 +352,6 @@ func (b *builder) srvgg(n *graph.SRVGG) {
 	}
 	p.steps = append(p.steps, step{kind: stepUnpack, src: b.at(oOut), h: h, w: w, r: n.Upscale, addInput: true})
 }
+
+// convImpl names the oneDNN implementation of a compiled convolution.
+func convImpl(v *C.ie_conv) string { return C.GoString(C.ie_conv_impl(v)) }

@@ -22,11 +22,6 @@ struct ie_conv {
 	char impl[64];
 };
 
-struct ie_prelu {
-	dnnl_primitive_t prim;
-	dnnl_memory_t x, wei;
-};
-
 #define TRY(e) do { dnnl_status_t s_ = (e); if (s_ != dnnl_success) { rc = (int)s_; goto done; } } while (0)
 
 static dnnl_data_type_t dtype(int dt) { return dt == IE_BF16 ? dnnl_bf16 : dnnl_f32; }
@@ -196,52 +191,6 @@ void ie_conv_destroy(ie_conv *v) {
 	free(v);
 }
 
-int ie_prelu_create(ie_ctx *c, ie_prelu **out, int ch, int h, int w,
-		int block, int dt, const float *slope) {
-	*out = NULL;
-	ie_prelu *p = calloc(1, sizeof *p);
-	if (!p) return IE_ENOMEM;
-	int rc = 0;
-	dnnl_primitive_desc_t pd = NULL;
-	dnnl_memory_desc_t xmd, wmd;
-	if ((rc = act_md(&xmd, ch, h, w, block, dt))) goto done;
-	dnnl_dims_t wd = {1, ch, 1, 1};
-	TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_nchw));
-	dnnl_prelu_desc_t prd;
-	TRY(dnnl_prelu_forward_desc_init(&prd, dnnl_forward_inference, &xmd, &wmd));
-	TRY(dnnl_primitive_desc_create(&pd, &prd, NULL, c->eng, NULL));
-	TRY(dnnl_memory_create(&p->x, &xmd, c->eng, DNNL_MEMORY_NONE));
-	TRY(dnnl_memory_create(&p->wei, &wmd, c->eng, DNNL_MEMORY_ALLOCATE));
-	void *hnd;
-	TRY(dnnl_memory_get_data_handle(p->wei, &hnd));
-	memcpy(hnd, slope, sizeof(float) * ch);
-	TRY(dnnl_primitive_create(&p->prim, pd));
-	*out = p;
-	p = NULL;
-done:
-	if (pd) dnnl_primitive_desc_destroy(pd);
-	ie_prelu_destroy(p);
-	return rc;
-}
-
-int ie_prelu_run(ie_ctx *c, ie_prelu *p, void *x) {
-	int rc = 0;
-	TRY(dnnl_memory_set_data_handle(p->x, x));
-	dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, p->x}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->x}};
-	TRY(dnnl_primitive_execute(p->prim, c->st, 3, a));
-	TRY(dnnl_stream_wait(c->st));
-done:
-	return rc;
-}
-
-void ie_prelu_destroy(ie_prelu *p) {
-	if (!p) return;
-	if (p->prim) dnnl_primitive_destroy(p->prim);
-	if (p->x) dnnl_memory_destroy(p->x);
-	if (p->wei) dnnl_memory_destroy(p->wei);
-	free(p);
-}
-
 void *ie_alloc(size_t bytes) {
 	bytes = (bytes + 63) / 64 * 64;
 	if (bytes == 0) bytes = 64;
@@ -314,6 +263,32 @@ void ie_unpack_output(const void *src, int h, int w, int r, int block, int dt,
 				if (in) v += in[((size_t)c * h + y / r) * w + x / r];
 				out[((size_t)c * oh + y) * ow + x] = v;
 			}
+}
+
+void ie_prelu_inplace(void *x, int c, int h, int w, int block, int dt, const float *slope) {
+	int nb = (c + block - 1) / block;
+	#pragma omp parallel for collapse(2)
+	for (int b = 0; b < nb; b++)
+		for (int y = 0; y < h; y++) {
+			float a[16] = {0};
+			for (int i = 0; i < block && b * block + i < c; i++) a[i] = slope[b * block + i];
+			size_t o = ((size_t)b * h + y) * w * block;
+			if (dt == IE_BF16) {
+				uint16_t *p = (uint16_t *)x + o;
+				for (int i = 0; i < w * block; i++) {
+					float v = from_bf16(p[i]);
+					if (v < 0) p[i] = to_bf16(v * a[i % block]);
+				}
+			} else if (block == 16) {
+				float *p = (float *)x + o;
+				for (int xx = 0; xx < w; xx++, p += 16)
+					for (int i = 0; i < 16; i++) p[i] = p[i] < 0 ? p[i] * a[i] : p[i];
+			} else {
+				float *p = (float *)x + o;
+				for (int i = 0; i < w * block; i++)
+					if (p[i] < 0) p[i] *= a[i % block];
+			}
+		}
 }
 
 void ie_copy(void *dst, const void *src, size_t bytes) {

@@ -23,7 +23,6 @@
 
 typedef struct ie_ctx ie_ctx;
 typedef struct ie_conv ie_conv;
-typedef struct ie_prelu ie_prelu;
 
 int ie_ctx_create(ie_ctx **out, int threads);
 void ie_ctx_destroy(ie_ctx *c);
@@ -49,11 +48,10 @@ const char *ie_conv_impl(ie_conv *v);
 int ie_conv_run(ie_ctx *c, ie_conv *v, void *src, void *dst, void *src1);
 void ie_conv_destroy(ie_conv *v);
 
-// ie_prelu_create compiles an in-place per-channel PReLU on c×h×w.
-int ie_prelu_create(ie_ctx *c, ie_prelu **out, int ch, int h, int w,
-		int block, int dt, const float *slope);
-int ie_prelu_run(ie_ctx *c, ie_prelu *p, void *x);
-void ie_prelu_destroy(ie_prelu *p);
+// ie_prelu_inplace applies a per-channel PReLU to a blocked c×h×w tensor:
+// a plain loop, since oneDNN 2.6's PReLU primitive is slow on blocked
+// layouts with per-channel slopes.
+void ie_prelu_inplace(void *x, int c, int h, int w, int block, int dt, const float *slope);
 
 // ie_alloc returns zeroed 64-byte-aligned memory, or NULL.
 void *ie_alloc(size_t bytes);

@@ -1,0 +1,95 @@
+//go:build cgo && !noonednn
+
+package cpu_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"imageenhancer/cpu"
+	"imageenhancer/enhance"
+)
+
+var _ enhance.Runtime = (*cpu.Runtime)(nil)
+
+// sharedDir is ../shared beside the repository, as the issue lays it out.
+const sharedDir = "../../shared"
+
+func enginesDir() string {
+	if d := os.Getenv("ENGINES_DIR"); d != "" {
+		return d
+	}
+	return "../engines"
+}
+
+// TestReferenceOutputs runs every case of ../shared/fixtures/sr/manifest.json
+// through enhance.Forward (the `forward` command's code path) on this
+// runtime and compares with the PyTorch reference outputs. A missing weights
+// file is a failure: CI installs them (`models fetch`).
+func TestReferenceOutputs(t *testing.T) {
+	const tol = 1e-3 // the issue's bound for every runtime, fp32
+	dir := sharedDir + "/fixtures/sr/"
+	b, err := os.ReadFile(dir + "manifest.json")
+	if err != nil {
+		t.Fatalf("%v: ../shared must sit beside the repo", err)
+	}
+	var m struct {
+		Cases []struct {
+			Weights, Format, Input, Expected string
+			Shape                            [4]int
+		}
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := cpu.New(cpu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range m.Cases {
+		t.Run(filepath.Base(c.Expected), func(t *testing.T) {
+			path := dir + c.Weights
+			if c.Format == "ncnn" {
+				path = filepath.Join(enginesDir(), c.Weights+".param")
+			}
+			f, err := os.Open(dir + c.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, shape, err := enhance.Forward(rt, path, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shape != c.Shape {
+				t.Fatalf("output shape %v, want %v", shape, c.Shape)
+			}
+			raw, err := os.ReadFile(dir + c.Expected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) != 4*len(got) {
+				t.Fatalf("%d reference values, %d outputs", len(raw)/4, len(got))
+			}
+			var maxErr float64
+			for i, v := range got {
+				want := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+				maxErr = math.Max(maxErr, math.Abs(float64(v)-float64(want)))
+			}
+			if !(maxErr <= tol) {
+				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
+			} else {
+				t.Logf("max abs error %.3g", maxErr)
+			}
+		})
+	}
+}
