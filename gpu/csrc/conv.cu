@@ -70,34 +70,6 @@ __device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pi
 	return v;
 }
 
-// store_final writes the last layer's float32 NCHW output (optionally pixel
-// shuffled, plus the upsampled input). It is out of line: it runs for one
-// layer only, and inlined at every fragment it would swell the kernels past
-// the instruction cache.
-__device__ __noinline__ void store_final(const ConvArgs &a, int pix, int ch, float v0, float v1) {
-	int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
-	for (int j = 0; j < 2; j++) {
-		int c = ch + j;
-		if (c >= a.cout) break;
-		float v = epilogue_val(a, j ? v1 : v0, pix, c);
-		if (a.mode == OUT_NCHW_F32) {
-			a.fout[(((size_t)img * a.cout + c) * a.out_h + oy) * a.out_w + ox] = v;
-		} else {  // pixel shuffle by r, plus the nearest-upsampled input
-			int rr = a.r * a.r, oc = c / rr, i = (c % rr) / a.r, jj = c % a.r;
-			int H = a.out_h * a.r, W = a.out_w * a.r;
-			v += a.base[(((size_t)img * 3 + oc) * a.out_h + oy) * a.out_w + ox];
-			a.fout[(((size_t)img * 3 + oc) * H + oy * a.r + i) * W + ox * a.r + jj] = v;
-		}
-	}
-}
-
-// store_nhwc applies the epilogue to two adjacent channels and writes them
-// as one half2 into the NHWC slice.
-__device__ __noinline__ void store_nhwc_slow(const ConvArgs &a, int pix, int ch, float v0, float v1) {
-	float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
-	*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
-}
-
 __device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
 	if (pix >= a.npix || ch >= a.cout) return;
 	if (a.mode != OUT_NHWC) {
@@ -269,25 +241,38 @@ __device__ __forceinline__ void tap_frags(const half *tA, const half *tB, const 
 // tap_steps runs a chunk's 18 K steps with the fragments double-buffered in
 // registers: step s+1's ldmatrix is issued before step s's mma, so the
 // shared-memory latency hides behind the tensor cores.
-template <int MT, int NT, int PW, int BN, int TN>
+template <int MT, int NT, int PW, int BN, int TN, bool ROLL>
 __device__ __forceinline__ void tap_steps(const half *tA, const half *tB, const int (&prow0)[MT], int wn, int mi,
                                           int r8, float (&acc)[MT][NT][4]) {
 	uint32_t af[2][MT][4], bf[2][NT][2];
 	tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 0, af[0], bf[0]);
-	// The tap loop stays rolled: unrolled nine times it outgrew the
-	// instruction cache (ncu: most stalls were instruction fetch).
-	#pragma unroll 1
-	for (int t = 0; t < 9; t++) {
-		tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 1, af[1], bf[1]);
-		#pragma unroll
-		for (int mt = 0; mt < MT; mt++)
+	if constexpr (ROLL) {
+		// The tap loop rolled: smaller code (ncu showed instruction-fetch
+		// stalls with it unrolled), one taken branch per tap.
+		#pragma unroll 1
+		for (int t = 0; t < 9; t++) {
+			tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 1, af[1], bf[1]);
 			#pragma unroll
-			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[0][mt], bf[0][nt][0], bf[0][nt][1]);
-		if (t < 8) tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 2, af[0], bf[0]);
-		#pragma unroll
-		for (int mt = 0; mt < MT; mt++)
+			for (int mt = 0; mt < MT; mt++)
+				#pragma unroll
+				for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[0][mt], bf[0][nt][0], bf[0][nt][1]);
+			if (t < 8) tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, 2 * t + 2, af[0], bf[0]);
 			#pragma unroll
-			for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[1][mt], bf[1][nt][0], bf[1][nt][1]);
+			for (int mt = 0; mt < MT; mt++)
+				#pragma unroll
+				for (int nt = 0; nt < NT; nt++) mma16816(acc[mt][nt], af[1][mt], bf[1][nt][0], bf[1][nt][1]);
+		}
+	} else {
+		#pragma unroll
+		for (int step = 0; step < 18; step++) {
+			if (step + 1 < 18)
+				tap_frags<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, step + 1, af[(step + 1) & 1], bf[(step + 1) & 1]);
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++)
+				#pragma unroll
+				for (int nt = 0; nt < NT; nt++)
+					mma16816(acc[mt][nt], af[step & 1][mt], bf[step & 1][nt][0], bf[step & 1][nt][1]);
+		}
 	}
 }
 
@@ -298,7 +283,7 @@ __device__ __forceinline__ void tap_steps(const half *tA, const half *tB, const 
 // just a shifted gather of patch rows. Global (L2) reads of the input drop
 // from 9x to ~1.4x of the GEMM form above, which was L2-bound on the dense
 // blocks' 32-channel layers.
-template <int TH, int TW, int BN, int WM, int WN>
+template <int TH, int TW, int BN, int WM, int WN, bool ROLL>
 __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArgs a) {
 	constexpr int THREADS = WM * WN * 32, BM = TH * TW;
 	constexpr int TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
@@ -365,7 +350,7 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArg
 		cp_wait<1>();
 		__syncthreads();
 		const half *tA = smem + (c & 1) * STAGE, *tB = tA + A_ELEMS;
-		tap_steps<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, acc);
+		tap_steps<MT, NT, PW, BN, TN, ROLL>(tA, tB, prow0, wn, mi, r8, acc);
 		__syncthreads();
 	}
 
@@ -391,18 +376,18 @@ constexpr size_t tile_smem() {
 	return 2 * ((size_t)(TH + 2) * (TW + 2) * 32 + 9 * BN * 32) * sizeof(half);
 }
 
-template <int TH, int TW, int BN, int WM, int WN>
+template <int TH, int TW, int BN, int WM, int WN, bool ROLL = false>
 int launch_tile(const ConvArgs &a, int cout_pad, int n, cudaStream_t s) {
 	constexpr size_t SMEM = tile_smem<TH, TW, BN, WM, WN>();
 	int tiles = ((a.out_w + TW - 1) / TW) * ((a.out_h + TH - 1) / TH) * n;
-	conv3x3_tile_kernel<TH, TW, BN, WM, WN><<<dim3(tiles, cout_pad / BN), WM * WN * 32, SMEM, s>>>(a);
+	conv3x3_tile_kernel<TH, TW, BN, WM, WN, ROLL><<<dim3(tiles, cout_pad / BN), WM * WN * 32, SMEM, s>>>(a);
 	CU(cudaGetLastError());
 	return IEGPU_OK;
 }
 
-template <int TH, int TW, int BN, int WM, int WN>
+template <int TH, int TW, int BN, int WM, int WN, bool ROLL = false>
 int prepare_tile() {
-	CU(cudaFuncSetAttribute(conv3x3_tile_kernel<TH, TW, BN, WM, WN>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+	CU(cudaFuncSetAttribute(conv3x3_tile_kernel<TH, TW, BN, WM, WN, ROLL>, cudaFuncAttributeMaxDynamicSharedMemorySize,
 	                        (int)tile_smem<TH, TW, BN, WM, WN>()));
 	return IEGPU_OK;
 }
@@ -413,7 +398,7 @@ int prepare_tile() {
 // blockIdx.x, +gridDim.x, ... with the input halos streamed through an
 // S-deep ring of cp.async stages. Weights then cross L2 once per block
 // instead of once per tile, and no block pays a pipeline prologue per tile.
-template <int TH, int TW, int BN, int WM, int WN, int S>
+template <int TH, int TW, int BN, int WM, int WN, int S, bool ROLL>
 __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const ConvArgs a, int ntiles) {
 	constexpr int THREADS = WM * WN * 32, BM = TH * TW;
 	constexpr int TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
@@ -487,7 +472,7 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 		cp_commit();
 		const int k = j / nchunks, c = j - k * nchunks;
 		const half *tA = sP + (j % S) * P * 32, *tB = sW + c * 9 * BN * 32;
-		tap_steps<MT, NT, PW, BN, TN>(tA, tB, prow0, wn, mi, r8, acc);
+		tap_steps<MT, NT, PW, BN, TN, ROLL>(tA, tB, prow0, wn, mi, r8, acc);
 		if (c == nchunks - 1) {
 			int tile = blockIdx.x + k * gridDim.x;
 			int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
@@ -526,11 +511,11 @@ size_t persist_smem(int cin_pad) {
 	return ((size_t)9 * BN * cin_pad + (size_t)S * (TH + 2) * (TW + 2) * 32) * sizeof(half);
 }
 
-template <int TH, int TW, int BN, int WM, int WN, int S>
+template <int TH, int TW, int BN, int WM, int WN, int S, bool ROLL = false>
 int launch_persist(const ConvArgs &a, int cout_pad, int n, int sms, cudaStream_t s) {
 	size_t smem = persist_smem<TH, TW, BN, WM, WN, S>(a.cin_pad);
 	int ntiles = ((a.out_w + TW - 1) / TW) * ((a.out_h + TH - 1) / TH) * n;
-	auto k = conv3x3_persist_kernel<TH, TW, BN, WM, WN, S>;
+	auto k = conv3x3_persist_kernel<TH, TW, BN, WM, WN, S, ROLL>;
 	int per_sm = 0;
 	CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, WM * WN * 32, smem));
 	if (per_sm < 1) return set_error(IEGPU_ERR_INVALID, "persistent kernel does not fit");
@@ -542,9 +527,9 @@ int launch_persist(const ConvArgs &a, int cout_pad, int n, int sms, cudaStream_t
 	return IEGPU_OK;
 }
 
-template <int TH, int TW, int BN, int WM, int WN, int S>
+template <int TH, int TW, int BN, int WM, int WN, int S, bool ROLL = false>
 int prepare_persist() {
-	CU(cudaFuncSetAttribute(conv3x3_persist_kernel<TH, TW, BN, WM, WN, S>,
+	CU(cudaFuncSetAttribute(conv3x3_persist_kernel<TH, TW, BN, WM, WN, S, ROLL>,
 	                        cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem));
 	return IEGPU_OK;
 }
@@ -762,7 +747,10 @@ int conv_prepare() {
 	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 8, 1>()) ||
 	    (st = prepare_persist<16, 16, 64, 4, 2, 3>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3>()) ||
 	    (st = prepare_persist<8, 16, 64, 2, 2, 4>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4>()) ||
-	    (st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>()))
+	    (st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>()) ||
+	    (st = prepare_tile<16, 16, 64, 4, 2, true>()) || (st = prepare_tile<16, 16, 32, 8, 1, true>()) ||
+	    (st = prepare_persist<16, 16, 64, 4, 2, 3, true>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3, true>()) ||
+	    (st = prepare_persist<8, 16, 64, 2, 2, 4, true>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4, true>()))
 		return st;
 	return IEGPU_OK;
 }
@@ -772,7 +760,8 @@ int conv_prepare() {
 // plain implicit GEMM on 128, 64 and 256 pixels; 5 and 6 the persistent
 // halo-tiled kernel on 16x16 and 8x16 pixels (where the weights fit).
 // 7 is the wgmma kernel, Hopper only (the library must be built for sm_90a).
-int conv_variants() { return 8; }
+// 8 to 10 are 1, 5 and 6 with the tap loop rolled (smaller code).
+int conv_variants() { return 11; }
 int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
@@ -813,6 +802,20 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 	if (op.variant == 7) {
 		if (e->ctx->prop.major != 9) return set_error(IEGPU_ERR_INVALID, "wgmma needs a Hopper GPU");
 		return n64 ? launch_wgmma<64>(a, op.cout_pad, n, s) : launch_wgmma<32>(a, op.cout_pad, n, s);
+	}
+	if (op.variant == 8)
+		return n64 ? launch_tile<16, 16, 64, 4, 2, true>(a, op.cout_pad, n, s)
+		           : launch_tile<16, 16, 32, 8, 1, true>(a, op.cout_pad, n, s);
+	if (op.variant == 9 || op.variant == 10) {
+		bool big = op.variant == 9;
+		size_t s64 = big ? persist_smem<16, 16, 64, 4, 2, 3>(op.cin_pad) : persist_smem<8, 16, 64, 2, 2, 4>(op.cin_pad);
+		size_t s32 = big ? persist_smem<16, 16, 32, 8, 1, 3>(op.cin_pad) : persist_smem<8, 16, 32, 4, 1, 4>(op.cin_pad);
+		if (n64 && s64 <= (size_t)kMaxSmem)
+			return big ? launch_persist<16, 16, 64, 4, 2, 3, true>(a, op.cout_pad, n, sms, s)
+			           : launch_persist<8, 16, 64, 2, 2, 4, true>(a, op.cout_pad, n, sms, s);
+		if (s32 <= (size_t)kMaxSmem)
+			return big ? launch_persist<16, 16, 32, 8, 1, 3, true>(a, op.cout_pad, n, sms, s)
+			           : launch_persist<8, 16, 32, 4, 1, 4, true>(a, op.cout_pad, n, sms, s);
 	}
 	if (op.variant == 5 || op.variant == 6) {
 		bool big = op.variant == 5;
