@@ -157,7 +157,11 @@ func (a adapter) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
 	status := statusOf[e.Kind]
 	if e.Kind == Internal {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		cause := err
+		if e.Err != nil {
+			cause = e.Err
+		}
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", cause)
 	}
 	if e.Kind == Unavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg" // DecodeConfig of uploads
 	_ "image/png"
@@ -179,8 +180,8 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 			return errors.Join(err, cerr)
 		}
 		keep = true
-		s.log.ErrorContext(r.Context(), "image enhancement failed", "image_id", im.ID, "model", model, "err", err)
-		return &Error{Kind: Internal, Msg: "Error procesando imagen: " + msg, Err: err}
+		return &Error{Kind: Internal, Msg: "Error procesando imagen: " + msg,
+			Err: fmt.Errorf("image %s (model %s) recorded as failed: %w", im.ID, model, err)}
 	}
 	im.EnhancedPath = filepath.Join(dir, "enhanced.png")
 	if err := os.WriteFile(im.EnhancedPath, res.PNG, 0o644); err != nil {

@@ -46,6 +46,7 @@ type testEnv struct {
 
 type envOptions struct {
 	maxBodyBytes int64
+	enginesDir   string // "" = enginesDir()
 }
 
 // enginesDir is ENGINES_DIR, or the repository's engines folder.
@@ -95,8 +96,12 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	engines := opt.enginesDir
+	if engines == "" {
+		engines = enginesDir()
+	}
 	enh, err := enhance.New(enhance.Config{
-		EnginesDir:      enginesDir(),
+		EnginesDir:      engines,
 		Runtime:         testRuntime(t),
 		DefaultScale:    4,
 		TilePad:         10,
