@@ -74,7 +74,7 @@ func serve() error {
 		MaxInputPixels:  cfg.MaxInputPixels,
 		MaxOutputPixels: cfg.MaxOutputPixels,
 		Concurrency:     cfg.InferenceConcurrency,
-		QueueLength:     cfg.InferenceQueue,
+		QueueLength:     queueLength(cfg.InferenceQueue),
 	})
 	if err != nil {
 		return err
@@ -144,6 +144,15 @@ func serve() error {
 		return err
 	}
 	return nil
+}
+
+// queueLength is INFERENCE_QUEUE as enhance.Config wants it: there 0 means
+// its default and a negative value no waiting, here 0 means no waiting.
+func queueLength(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // openStore opens MongoDB when configured, else the embedded SQLite

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -47,6 +48,7 @@ type testEnv struct {
 type envOptions struct {
 	maxBodyBytes int64
 	enginesDir   string // "" = enginesDir()
+	queueLength  int    // enhance.Config.QueueLength; 0 = 8
 }
 
 // enginesDir is ENGINES_DIR, or the repository's engines folder.
@@ -108,7 +110,7 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 		MaxInputPixels:  25_000_000,
 		MaxOutputPixels: 100_000_000,
 		Concurrency:     1,
-		QueueLength:     8,
+		QueueLength:     cmp.Or(opt.queueLength, 8),
 	})
 	if err != nil {
 		t.Fatal(err)
