@@ -71,28 +71,30 @@ __device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pi
 }
 
 __device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
-	if (pix >= a.npix || ch >= a.cout) return;
-	if (a.mode != OUT_NHWC) {
-		store_final(a, pix, ch, v0, v1);
+	if (pix >= a.npix) return;
+	if (a.mode == OUT_NHWC) {
+		if (ch + 1 < a.cout) {
+			float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
+			*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
+		} else if (ch < a.cout) {
+			a.out[(size_t)pix * a.out_cs + ch] = __float2half_rn(epilogue_val(a, v0, pix, ch));
+		}
 		return;
 	}
-	if (a.res1) {  // the dense blocks' residual layers
-		store_nhwc_slow(a, pix, ch, v0, v1);
-		return;
+	int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
+	for (int j = 0; j < 2; j++) {
+		int c = ch + j;
+		if (c >= a.cout) break;
+		float v = epilogue_val(a, j ? v1 : v0, pix, c);
+		if (a.mode == OUT_NCHW_F32) {
+			a.fout[(((size_t)img * a.cout + c) * a.out_h + oy) * a.out_w + ox] = v;
+		} else {  // pixel shuffle by r, plus the nearest-upsampled input
+			int rr = a.r * a.r, oc = c / rr, i = (c % rr) / a.r, jj = c % a.r;
+			int H = a.out_h * a.r, W = a.out_w * a.r;
+			v += a.base[(((size_t)img * 3 + oc) * a.out_h + oy) * a.out_w + ox];
+			a.fout[(((size_t)img * 3 + oc) * H + oy * a.r + i) * W + ox * a.r + jj] = v;
+		}
 	}
-	// NHWC channel counts are even (32 or 64 here), so ch+1 < cout.
-	const float2 b = *reinterpret_cast<const float2 *>(a.bias + ch);
-	v0 += b.x;
-	v1 += b.y;
-	if (a.act == ACT_LRELU) {
-		v0 = v0 > 0.f ? v0 : 0.2f * v0;
-		v1 = v1 > 0.f ? v1 : 0.2f * v1;
-	} else if (a.act == ACT_PRELU) {
-		const float2 sl = *reinterpret_cast<const float2 *>(a.slope + ch);
-		v0 = v0 > 0.f ? v0 : sl.x * v0;
-		v1 = v1 > 0.f ? v1 : sl.y * v1;
-	}
-	*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(v0, v1);
 }
 
 template <int BM, int BN, int WM, int WN, int STAGES>
