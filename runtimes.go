@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"imageenhancer/cpu"
 	"imageenhancer/enhance"
 )
+
+var _ enhance.Runtime = (*cpu.Runtime)(nil)
 
 // newRuntime returns the runtime the service runs on: the GPU when useGPU
 // is set and one is usable, else the CPU, as the original falls back when
@@ -26,7 +29,7 @@ func newRuntime(useGPU bool, log *slog.Logger) (enhance.Runtime, error) {
 func runtimeFor(device string) (enhance.Runtime, error) {
 	switch device {
 	case "cpu":
-		return nil, errors.New("CPU runtime not built in yet (package cpu)") // TODO: cpu.New once it lands
+		return cpu.New(cpu.Config{})
 	case "gpu":
 		return nil, errors.New("GPU runtime not available")
 	}

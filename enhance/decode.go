@@ -110,14 +110,14 @@ func fromImage(img image.Image) *picture {
 			}
 		}
 	}
-	const k8 = 1.0 / 255
+	u8 := unit8()
 	switch m := img.(type) {
 	case *image.Gray:
 		p.gray = true
 		for y := 0; y < h; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+w]
 			for x, v := range row {
-				f := float32(v) * k8
+				f := u8[v]
 				R[y*w+x], G[y*w+x], B[y*w+x] = f, f, f
 			}
 		}
@@ -135,10 +135,10 @@ func fromImage(img image.Image) *picture {
 			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
 			for x := 0; x < w; x++ {
 				i := y*w + x
-				R[i], G[i], B[i] = float32(row[4*x])*k8, float32(row[4*x+1])*k8, float32(row[4*x+2])*k8
+				R[i], G[i], B[i] = u8[row[4*x]], u8[row[4*x+1]], u8[row[4*x+2]]
 				if a := row[4*x+3]; a != 0xff {
 					needAlpha()
-					A[i] = float32(a) * k8
+					A[i] = u8[a]
 				}
 			}
 		}
@@ -148,13 +148,13 @@ func fromImage(img image.Image) *picture {
 			for x := 0; x < w; x++ {
 				i := y*w + x
 				if row[4*x+3] == 0xff {
-					R[i], G[i], B[i] = float32(row[4*x])*k8, float32(row[4*x+1])*k8, float32(row[4*x+2])*k8
+					R[i], G[i], B[i] = u8[row[4*x]], u8[row[4*x+1]], u8[row[4*x+2]]
 					continue
 				}
 				c := color.NRGBAModel.Convert(m.RGBAAt(r.Min.X+x, r.Min.Y+y)).(color.NRGBA)
-				R[i], G[i], B[i] = float32(c.R)*k8, float32(c.G)*k8, float32(c.B)*k8
+				R[i], G[i], B[i] = u8[c.R], u8[c.G], u8[c.B]
 				needAlpha()
-				A[i] = float32(c.A) * k8
+				A[i] = u8[c.A]
 			}
 		}
 	case *image.YCbCr:
@@ -163,7 +163,7 @@ func fromImage(img image.Image) *picture {
 				yi, ci := m.YOffset(r.Min.X+x, r.Min.Y+y), m.COffset(r.Min.X+x, r.Min.Y+y)
 				cr, cg, cb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
 				i := y*w + x
-				R[i], G[i], B[i] = float32(cr)*k8, float32(cg)*k8, float32(cb)*k8
+				R[i], G[i], B[i] = u8[cr], u8[cg], u8[cb]
 			}
 		}
 	default:
@@ -173,9 +173,11 @@ func fromImage(img image.Image) *picture {
 		case *image.RGBA64, *image.NRGBA64:
 			p.deep = true
 		}
-		scale := float32(k8)
-		if p.deep {
-			scale = 1.0 / 65535
+		unit := func(v uint16) float32 {
+			if p.deep {
+				return float32(v) / 65535
+			}
+			return u8[v]
 		}
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
@@ -185,16 +187,27 @@ func fromImage(img image.Image) *picture {
 					cr, cg, cb, ca = cr>>8, cg>>8, cb>>8, ca>>8
 				}
 				i := y*w + x
-				R[i], G[i], B[i] = float32(cr)*scale, float32(cg)*scale, float32(cb)*scale
+				R[i], G[i], B[i] = unit(cr), unit(cg), unit(cb)
 				if (p.deep && ca != 0xffff) || (!p.deep && ca != 0xff) {
 					needAlpha()
-					A[i] = float32(ca) * scale
+					A[i] = unit(ca)
 				}
 			}
 		}
 	}
 	p.alpha = A
 	return p
+}
+
+// unit8 maps 8-bit samples to [0,1] as the reference does (uint8 / 255,
+// correctly rounded): multiplying by a rounded 1/255 instead differs in the
+// last bit, which can flip a rounding of the output.
+func unit8() *[256]float32 {
+	var t [256]float32
+	for i := range t {
+		t[i] = float32(i) / 255
+	}
+	return &t
 }
 
 // orient applies an EXIF orientation (1–8) to the planes.
