@@ -136,6 +136,7 @@ func TestDetect(t *testing.T) {
 				}
 				if bi >= 0 && best >= 0.5 {
 					used[bi] = true
+					checkLandmarks(t, faces[bi])
 				}
 				switch {
 				case best >= 0.5:
@@ -157,6 +158,23 @@ func TestDetect(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkLandmarks checks the landmarks' layout on an upright face: inside the box,
+// eyes left to right and above the nose, the nose above the mouth corners.
+func checkLandmarks(t *testing.T, f Face) {
+	t.Helper()
+	lm := f.Landmarks
+	r := f.Box.Inset(-f.Box.Dx() / 10)
+	for i, p := range lm {
+		if !image.Pt(int(p.X), int(p.Y)).In(r) {
+			t.Errorf("landmark %d %v outside face %v", i, p, f.Box)
+		}
+	}
+	le, re, nose, lm1, rm := lm[0], lm[1], lm[2], lm[3], lm[4]
+	if le.X >= re.X || lm1.X >= rm.X || max(le.Y, re.Y) >= nose.Y || nose.Y >= max(lm1.Y, rm.Y) {
+		t.Errorf("landmarks %v out of order for an upright face", lm)
 	}
 }
 
