@@ -291,7 +291,7 @@ func TestMissingLibrary(t *testing.T) {
 // the shapes of the issue: gpu_ms is one pass on the device (CUDA graph
 // replay, events, median); ns/op is a whole Forward with host copies.
 func BenchmarkForward(b *testing.B) {
-	r := newRuntime(b, gpu.Config{EnginesDir: env("IE_ENGINES", "")})
+	r := newRuntime(b, gpu.Config{EnginesDir: env("IE_ENGINES", ""), NoTune: true})
 	models := env("IE_MODELS", "../engines")
 	for _, bc := range []struct {
 		model, file string
@@ -315,7 +315,10 @@ func BenchmarkForward(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			b.Logf("plan (%s):\n%s", m.Plan, m.PlanText())
+			if err := m.Tune(bc.n, bc.h, bc.w); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("plan (tuned on this shape):\n%s", m.PlanText())
 			ms, err := m.Time(bc.n, bc.h, bc.w, 30)
 			if err != nil {
 				b.Fatal(err)

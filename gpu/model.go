@@ -163,6 +163,18 @@ func (m *Model) PlanText() string {
 	return C.GoString(&buf[0])
 }
 
+// Tune re-times every kernel variant on n tiles of h×w and keeps the
+// fastest per layer, for a caller that knows its tile shape (the cached plan
+// is tuned on Config.TuneTile squares). It does not write the plan cache.
+func (m *Model) Tune(n, h, w int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return errors.New("gpu: model closed")
+	}
+	return call(func() C.int { return C.ie_engine_tune(m.eng, C.int(n), C.int(h), C.int(w)) })
+}
+
 // SetPlan replaces the engine's kernel choices by a plan (as PlanText
 // writes it); tests use it to run every kernel variant.
 func (m *Model) SetPlan(text string) error {
