@@ -30,7 +30,7 @@ type TileLimiter interface {
 // last convolutions; SRVGGNetCompact works at the input size.
 const (
 	autoSideRRDB  = 384
-	autoSideSRVGG = 1024
+	autoSideSRVGG = 768
 )
 
 // loaded is a network on the runtime, shared by every request for it.
