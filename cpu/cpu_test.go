@@ -80,12 +80,24 @@ func testCases() []testCase {
 }
 
 func TestForwardMatchesReference(t *testing.T) {
-	r, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
+	for _, layout := range []int{layoutBlocked, layoutNHWC} {
+		r, err := New(Config{layout: layout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range testCases() {
+			testForward(t, r, tc, layout)
+		}
 	}
-	for _, tc := range testCases() {
-		t.Run(tc.name, func(t *testing.T) {
+}
+
+func testForward(t *testing.T, r *Runtime, tc testCase, layout int) {
+	name := tc.name + "/blocked"
+	if layout == layoutNHWC {
+		name = tc.name + "/nhwc"
+	}
+	t.Run(name, func(t *testing.T) {
+		{
 			rng := rand.New(rand.NewPCG(3, 4))
 			m, err := r.Load(tc.net)
 			if err != nil {
@@ -95,7 +107,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			in := randImage(rng, tc.n, tc.h, tc.w)
 			want := reference(tc.net, in, tc.n, tc.h, tc.w)
 			got := forward(t, m, tc.net, in, tc.n, tc.h, tc.w)
-			if d := maxAbsDiff(want, got); d > 1e-4 {
+			if d := maxAbsDiff(want, got); !(d <= 1e-4) {
 				t.Errorf("max abs error %g > 1e-4", d)
 			} else {
 				t.Logf("max abs error %g", d)
@@ -103,14 +115,14 @@ func TestForwardMatchesReference(t *testing.T) {
 			// A second shape, then the first again from the plan cache.
 			in2 := randImage(rng, 1, tc.h+4, tc.w+4)
 			got2 := forward(t, m, tc.net, in2, 1, tc.h+4, tc.w+4)
-			if d := maxAbsDiff(reference(tc.net, in2, 1, tc.h+4, tc.w+4), got2); d > 1e-4 {
+			if d := maxAbsDiff(reference(tc.net, in2, 1, tc.h+4, tc.w+4), got2); !(d <= 1e-4) {
 				t.Errorf("second shape: max abs error %g > 1e-4", d)
 			}
-			if d := maxAbsDiff(want, forward(t, m, tc.net, in, tc.n, tc.h, tc.w)); d > 1e-4 {
+			if d := maxAbsDiff(want, forward(t, m, tc.net, in, tc.n, tc.h, tc.w)); !(d <= 1e-4) {
 				t.Errorf("cached plan: max abs error %g > 1e-4", d)
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestBF16(t *testing.T) {

@@ -29,7 +29,18 @@ type Config struct {
 	// BF16 runs convolutions on bfloat16 activations and weights with
 	// float32 accumulation; outputs stay within about 45 dB PSNR of fp32.
 	BF16 bool
+
+	layout int // layoutAuto in production; benchmarks compare the others
 }
+
+// Activation layouts. Auto is nChw16c in fp32, where oneDNN 2.6's direct
+// AVX-512 kernels take channel slices of one buffer in place, and nhwc in
+// bf16, where only the brgemm kernels use AMX.
+const (
+	layoutAuto = iota
+	layoutBlocked
+	layoutNHWC
+)
 
 func (c Config) threads() int {
 	if c.Threads > 0 {

@@ -135,7 +135,7 @@ func (st *state) plan(h, w int) (*plan, error) {
 		st.plans[0].free()
 		st.plans = st.plans[1:]
 	}
-	p, err := buildPlan(st.ctx, st.net, st.cfg.BF16, h, w)
+	p, err := buildPlan(st.ctx, st.net, st.cfg, h, w)
 	if err != nil {
 		return nil, err
 	}

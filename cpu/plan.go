@@ -23,6 +23,7 @@ const (
 	stepCopy     // bytes from src to dst
 	stepPack     // the input image into the first buffer
 	stepUnpack   // the last buffer into the output image
+	stepChannels // a dense nhwc tensor into a channel slot of a wider one
 )
 
 // step is one cgo call of a plan. Pointers are into the plan's arena.
@@ -34,6 +35,8 @@ type step struct {
 	c, h, w        int // upsample: the source shape; copy: c is bytes
 	r              int // pack: unshuffle factor; unpack: shuffle factor
 	addInput       bool
+	block          int // layout of the loops' tensors: nChw{block}c, or nhwc of block channels
+	cd, c0         int // channels: the destination's channels and the slot's first
 }
 
 // plan is a network compiled for one input shape: primitives, one arena
@@ -42,7 +45,8 @@ type plan struct {
 	h, w  int
 	arena unsafe.Pointer
 	steps []step
-	block int
+	block int   // nChw{block}c, when not nhwc
+	nhwc  bool  // activations in nhwc, for oneDNN's brgemm (AMX) kernels
 	dt    C.int // activation type
 	outDt C.int // type of the last convolution's output
 }
@@ -72,19 +76,21 @@ func (p *plan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error {
 		case stepConv:
 			rc = C.ie_conv_run(c, st.conv, st.src, st.dst, st.src1)
 		case stepPReLU:
-			C.ie_prelu_inplace(st.dst, C.int(st.c), C.int(p.h), C.int(p.w), C.int(p.block), p.dt, unsafeAt(st.slope))
+			C.ie_prelu_inplace(st.dst, C.int(st.c), C.int(p.h), C.int(p.w), C.int(st.block), p.dt, unsafeAt(st.slope))
 		case stepUpsample:
-			C.ie_upsample2(st.src, st.dst, C.int(st.c), C.int(st.h), C.int(st.w), C.int(p.block), p.dt)
+			C.ie_upsample2(st.src, st.dst, C.int(st.c), C.int(st.h), C.int(st.w), C.int(st.block), p.dt)
+		case stepChannels:
+			C.ie_copy_channels(st.src, C.int(st.c), st.dst, C.int(st.cd), C.int(st.c0), C.size_t(st.h*st.w), p.dt)
 		case stepCopy:
 			C.ie_copy(st.dst, st.src, C.size_t(st.c))
 		case stepPack:
-			C.ie_pack_input(unsafeAt(in), C.int(p.h), C.int(p.w), C.int(st.r), st.dst, C.int(p.block), p.dt)
+			C.ie_pack_input(unsafeAt(in), C.int(p.h), C.int(p.w), C.int(st.r), st.dst, C.int(st.block), p.dt)
 		case stepUnpack:
 			var img *C.float
 			if st.addInput {
 				img = unsafeAt(in)
 			}
-			C.ie_unpack_output(st.src, C.int(st.h), C.int(st.w), C.int(st.r), C.int(p.block), p.outDt, unsafeAt(out), img)
+			C.ie_unpack_output(st.src, C.int(st.h), C.int(st.w), C.int(st.r), C.int(st.block), p.outDt, unsafeAt(out), img)
 		}
 		if rc != 0 {
 			return statusError(fmt.Sprintf("running step %d", i), rc)
@@ -111,24 +117,22 @@ func (b *builder) conv(cv *graph.Conv, w []float32, bias []float32, h, wd int, s
 	var d C.ie_conv_desc
 	d.ic, d.oc, d.h, d.w, d.k = C.int(cv.In), C.int(cv.Out), C.int(h), C.int(wd), C.int(cv.K)
 	d.block = C.int(b.p.block)
+	if b.p.nhwc {
+		d.nhwc = 1
+	}
 	d.src_dt, d.dst_dt = b.p.dt, dstDt
 	d.npost = C.int(len(posts))
 	for i, po := range posts {
 		d.post[i] = C.int(po.kind)
 		d.alpha[i] = C.float(po.alpha)
 	}
-	if bl := b.p.block; cv.In%bl != 0 {
+	if bl := b.p.block; cv.In%bl != 0 && !b.p.nhwc {
 		// oneDNN has only a reference kernel for blocked sources with
 		// padded channels; zero weights for the padding make it a plain
 		// convolution (the pad channels hold zeros).
-		in := roundUp(cv.In, bl)
-		kk := cv.K * cv.K
-		pw := make([]float32, cv.Out*in*kk)
-		for o := 0; o < cv.Out; o++ {
-			copy(pw[o*in*kk:], w[o*cv.In*kk:(o+1)*cv.In*kk])
-		}
-		w = pw
-		d.ic = C.int(in)
+		wide := padInput(&graph.Conv{Out: cv.Out, In: cv.In, K: cv.K, Weight: w}, roundUp(cv.In, bl))
+		w = wide.Weight
+		d.ic = C.int(wide.In)
 	}
 	var bp *C.float
 	if bias != nil {
@@ -166,15 +170,20 @@ func elemSize(dt C.int) int {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-func buildPlan(ctx *C.ie_ctx, net graph.Network, bf16 bool, h, w int) (*plan, error) {
+func buildPlan(ctx *C.ie_ctx, net graph.Network, cfg Config, h, w int) (*plan, error) {
 	p := &plan{h: h, w: w, dt: C.IE_F32, outDt: C.IE_F32}
-	if bf16 {
+	if cfg.BF16 {
 		p.dt = C.IE_BF16
 	}
+	p.nhwc = cfg.layout == layoutNHWC || (cfg.layout == layoutAuto && cfg.BF16)
 	b := &builder{ctx: ctx, p: p}
 	switch n := net.(type) {
 	case *graph.RRDBNet:
-		b.rrdb(n)
+		if p.nhwc {
+			b.rrdbNHWC(n)
+		} else {
+			b.rrdb(n)
+		}
 	case *graph.SRVGG:
 		b.srvgg(n)
 	}
@@ -232,7 +241,7 @@ func (b *builder) rrdb(n *graph.RRDBNet) {
 	X, Y, Z := b.at(oX), b.at(oY), b.at(oZ)
 	slot := func(buf unsafe.Pointer, c0 int) unsafe.Pointer { return unsafe.Add(buf, c0*px*es) }
 
-	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: r})
+	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: r, block: p.block})
 	b.conv(&n.First, n.First.Weight, n.First.Bias, h, w, b.at(oIn), b.at(oF0), nil, p.dt)
 	p.steps = append(p.steps, step{kind: stepCopy, src: b.at(oF0), dst: X, c: f0B})
 	for i := range n.Body {
@@ -261,13 +270,97 @@ func (b *builder) rrdb(n *graph.RRDBNet) {
 		}
 	}
 	b.conv(&n.ConvBody, n.ConvBody.Weight, n.ConvBody.Bias, h, w, X, b.at(oF0), nil, p.dt, sum)
-	p.steps = append(p.steps, step{kind: stepUpsample, src: b.at(oF0), dst: b.at(oU1), c: F, h: h, w: w})
+	b.rrdbTail(n, h, w, oF0, oU1, oT1, oU2, oT2, oOut)
+}
+
+// rrdbTail plans the upsampling convolutions after the body, from F0 (the
+// arena offsets are the caller's).
+func (b *builder) rrdbTail(n *graph.RRDBNet, h, w, oF0, oU1, oT1, oU2, oT2, oOut int) {
+	p, F := b.p, n.NumFeat
+	bl, outBl := p.block, p.block
+	if p.nhwc {
+		bl, outBl = F, 3
+	}
+	p.steps = append(p.steps, step{kind: stepUpsample, src: b.at(oF0), dst: b.at(oU1), c: F, h: h, w: w, block: bl})
 	b.conv(&n.Up1, n.Up1.Weight, n.Up1.Bias, 2*h, 2*w, b.at(oU1), b.at(oT1), nil, p.dt, lrelu)
-	p.steps = append(p.steps, step{kind: stepUpsample, src: b.at(oT1), dst: b.at(oU2), c: F, h: 2 * h, w: 2 * w})
+	p.steps = append(p.steps, step{kind: stepUpsample, src: b.at(oT1), dst: b.at(oU2), c: F, h: 2 * h, w: 2 * w, block: bl})
 	b.conv(&n.Up2, n.Up2.Weight, n.Up2.Bias, 4*h, 4*w, b.at(oU2), b.at(oT2), nil, p.dt, lrelu)
 	b.conv(&n.HR, n.HR.Weight, n.HR.Bias, 4*h, 4*w, b.at(oT2), b.at(oU2), nil, p.dt, lrelu)
 	b.conv(&n.Last, n.Last.Weight, n.Last.Bias, 4*h, 4*w, b.at(oU2), b.at(oOut), nil, C.IE_F32)
-	p.steps = append(p.steps, step{kind: stepUnpack, src: b.at(oOut), h: 4 * h, w: 4 * w, r: 1})
+	p.steps = append(p.steps, step{kind: stepUnpack, src: b.at(oOut), h: 4 * h, w: 4 * w, r: 1, block: outBl})
+}
+
+// rrdbNHWC plans RRDBNet in nhwc, the layout of oneDNN's brgemm kernels
+// (AMX in bf16). Those accept only dense tensors, so a dense block keeps
+// its concatenation in one buffer D of F+4G channels that every
+// convolution reads whole: the weights for channels not yet written are
+// zero (about 1.4× the FLOPs of the dense block, which AMX more than pays
+// for). Each output goes to a dense buffer and is copied into its slot.
+// Residual scalings are folded as in rrdb: R0 holds x, R1 0.2·y1, R2 0.2·y2.
+func (b *builder) rrdbNHWC(n *graph.RRDBNet) {
+	p := b.p
+	r := 4 / n.Scale
+	h, w := p.h/r, p.w/r
+	F, G := n.NumFeat, n.NumGrow
+	p.block = 16
+	ct := F + 4*G
+	es, px := elemSize(p.dt), h*w
+	f0B, catB, tB, inB := F*px*es, ct*px*es, G*px*es, roundUp(3*r*r, 16)*px*es
+	u1B, u2B := 4*f0B, 16*f0B
+	outB := 3 * 16 * px * 4
+	oF0, oR0, oR1, oR2 := 0, f0B, 2*f0B, 3*f0B
+	oD, oT, oIn := 4*f0B, 4*f0B+catB, 4*f0B+catB+tB
+	oU1, oT1, oT2, oOut := f0B, f0B+u1B, 0, 0
+	oU2 := max(oT1+u1B, u2B, outB)
+	if !b.alloc(max(oIn+inB, oU2+u2B)) {
+		return
+	}
+	R := [3]unsafe.Pointer{b.at(oR0), b.at(oR1), b.at(oR2)}
+	D, T := b.at(oD), b.at(oT)
+	toSlot := func(src unsafe.Pointer, cs, c0 int) {
+		p.steps = append(p.steps, step{kind: stepChannels, src: src, dst: D, c: cs, cd: ct, c0: c0, h: h, w: w})
+	}
+	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: r, block: roundUp(3*r*r, 16)})
+	first := padInput(&n.First, roundUp(n.First.In, 16)) // brgconv wants whole 16-channel groups
+	b.conv(&first, first.Weight, first.Bias, h, w, b.at(oIn), b.at(oF0), nil, p.dt)
+	p.steps = append(p.steps, step{kind: stepCopy, src: b.at(oF0), dst: R[0], c: f0B})
+	for i := range n.Body {
+		for j := range 3 {
+			rdb := &n.Body[i][j]
+			scale := float32(1) // what R[j] holds, relative to the RDB's input
+			if j > 0 {
+				scale = 0.2
+			}
+			toSlot(R[j], F, 0)
+			for k := 0; k < 4; k++ {
+				cv := padInput(&rdb[k], ct)
+				b.conv(&cv, scaleInput(&cv, F, 1/scale, 1), cv.Bias, h, w, D, T, nil, p.dt, lrelu)
+				toSlot(T, G, F+k*G)
+			}
+			cv := &rdb[4]
+			switch j {
+			case 0:
+				b.conv(cv, scaleInput(cv, F, 1, 0.2), scaleBias(cv, 0.2), h, w, D, R[1], R[0], p.dt, add, linear(0.2))
+			case 1:
+				b.conv(cv, scaleInput(cv, F, 5, 0.04), scaleBias(cv, 0.04), h, w, D, R[2], R[1], p.dt, add)
+			case 2:
+				b.conv(cv, scaleInput(cv, F, 5, 0.04), scaleBias(cv, 0.04), h, w, D, R[0], R[2], p.dt, sum, add)
+			}
+		}
+	}
+	b.conv(&n.ConvBody, n.ConvBody.Weight, n.ConvBody.Bias, h, w, R[0], b.at(oF0), nil, p.dt, sum)
+	b.rrdbTail(n, h, w, oF0, oU1, oT1, oU2, oT2, oOut)
+}
+
+// padInput returns cv widened to in input channels, the new ones with zero
+// weights.
+func padInput(cv *graph.Conv, in int) graph.Conv {
+	kk := cv.K * cv.K
+	w := make([]float32, cv.Out*in*kk)
+	for o := 0; o < cv.Out; o++ {
+		copy(w[o*in*kk:], cv.Weight[o*cv.In*kk:(o+1)*cv.In*kk])
+	}
+	return graph.Conv{Out: cv.Out, In: in, K: cv.K, Weight: w, Bias: cv.Bias}
 }
 
 // rrdbBlock picks the channel block: the widest that oneDNN's AVX-512
@@ -323,18 +416,28 @@ func (b *builder) srvgg(n *graph.SRVGG) {
 	p.block = 16
 	h, w, px := p.h, p.w, p.h*p.w
 	es := elemSize(p.dt)
-	featB := roundUp(n.NumFeat, p.block) * px * es
-	inB := p.block * px * es
 	last := n.Convs[len(n.Convs)-1]
-	outB := roundUp(last.Out, p.block) * px * 4
+	featC, outC := roundUp(n.NumFeat, p.block), roundUp(last.Out, p.block)
+	featBl, outBl := p.block, p.block
+	if p.nhwc {
+		featC, outC = n.NumFeat, last.Out
+		featBl, outBl = featC, outC
+	}
+	featB := featC * px * es
+	inB := p.block * px * es
+	outB := outC * px * 4
 	oA, oB, oIn, oOut := 0, featB, 2*featB, 2*featB+inB
 	if !b.alloc(oOut + outB) {
 		return
 	}
-	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: 1})
+	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: 1, block: 16})
 	src, dst := b.at(oIn), b.at(oA)
 	for i := range n.Convs {
 		cv := &n.Convs[i]
+		if i == 0 && p.nhwc {
+			wide := padInput(cv, 16) // the packed input's 16 channels
+			cv = &wide
+		}
 		if i == len(n.Convs)-1 {
 			b.conv(cv, cv.Weight, cv.Bias, h, w, src, b.at(oOut), nil, C.IE_F32)
 			break
@@ -343,14 +446,14 @@ func (b *builder) srvgg(n *graph.SRVGG) {
 		if b.err != nil {
 			return
 		}
-		p.steps = append(p.steps, step{kind: stepPReLU, slope: n.PReLU[i], c: cv.Out, dst: dst})
+		p.steps = append(p.steps, step{kind: stepPReLU, slope: n.PReLU[i], c: cv.Out, dst: dst, block: featBl})
 		if dst == b.at(oA) {
 			src, dst = dst, b.at(oB)
 		} else {
 			src, dst = dst, b.at(oA)
 		}
 	}
-	p.steps = append(p.steps, step{kind: stepUnpack, src: b.at(oOut), h: h, w: w, r: n.Upscale, addInput: true})
+	p.steps = append(p.steps, step{kind: stepUnpack, src: b.at(oOut), h: h, w: w, r: n.Upscale, addInput: true, block: outBl})
 }
 
 // convImpl names the oneDNN implementation of a compiled convolution.

@@ -58,9 +58,9 @@ void ie_ctx_destroy(ie_ctx *c) {
 	free(c);
 }
 
-static int act_md(dnnl_memory_desc_t *md, int ch, int h, int w, int block, int dt) {
-	dnnl_format_tag_t t;
-	if (tag_of(block, &t)) return IE_EINVAL;
+static int act_md(dnnl_memory_desc_t *md, int ch, int h, int w, int block, int nhwc, int dt) {
+	dnnl_format_tag_t t = dnnl_nhwc;
+	if (!nhwc && tag_of(block, &t)) return IE_EINVAL;
 	dnnl_dims_t d = {1, ch, h, w};
 	return (int)dnnl_memory_desc_init_by_tag(md, 4, d, dtype(dt), t);
 }
@@ -79,8 +79,8 @@ int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
 	dnnl_memory_t wuser = NULL;
 
 	dnnl_memory_desc_t smd, wmd, bmd, dmd, wumd;
-	if ((rc = act_md(&smd, d->ic, d->h, d->w, d->block, d->src_dt))) goto done;
-	if ((rc = act_md(&dmd, d->oc, d->h, d->w, d->block, d->dst_dt))) goto done;
+	if ((rc = act_md(&smd, d->ic, d->h, d->w, d->block, d->nhwc, d->src_dt))) goto done;
+	if ((rc = act_md(&dmd, d->oc, d->h, d->w, d->block, d->nhwc, d->dst_dt))) goto done;
 	dnnl_dims_t wd = {d->oc, d->ic, d->k, d->k}, bd = {d->oc};
 	TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dtype(d->src_dt), dnnl_format_tag_any));
 	TRY(dnnl_memory_desc_init_by_tag(&wumd, 4, wd, dnnl_f32, dnnl_oihw));
@@ -271,13 +271,14 @@ void ie_prelu_inplace(void *x, int c, int h, int w, int block, int dt, const flo
 	for (int b = 0; b < nb; b++)
 		for (int y = 0; y < h; y++) {
 			float a[16] = {0};
-			for (int i = 0; i < block && b * block + i < c; i++) a[i] = slope[b * block + i];
+			for (int i = 0; i < block && i < 16 && b * block + i < c; i++) a[i] = slope[b * block + i];
 			size_t o = ((size_t)b * h + y) * w * block;
 			if (dt == IE_BF16) {
 				uint16_t *p = (uint16_t *)x + o;
 				for (int i = 0; i < w * block; i++) {
+					int ch = b * block + i % block;
 					float v = from_bf16(p[i]);
-					if (v < 0) p[i] = to_bf16(v * a[i % block]);
+					if (v < 0 && ch < c) p[i] = to_bf16(v * slope[ch]);
 				}
 			} else if (block == 16) {
 				float *p = (float *)x + o;
@@ -285,10 +286,19 @@ void ie_prelu_inplace(void *x, int c, int h, int w, int block, int dt, const flo
 					for (int i = 0; i < 16; i++) p[i] = p[i] < 0 ? p[i] * a[i] : p[i];
 			} else {
 				float *p = (float *)x + o;
-				for (int i = 0; i < w * block; i++)
-					if (p[i] < 0) p[i] *= a[i % block];
+				for (int i = 0; i < w * block; i++) {
+					int ch = b * block + i % block;
+					if (p[i] < 0 && ch < c) p[i] *= slope[ch];
+				}
 			}
 		}
+}
+
+void ie_copy_channels(const void *src, int cs, void *dst, int cd, int c0, size_t pixels, int dt) {
+	size_t es = dt == IE_BF16 ? 2 : 4;
+	#pragma omp parallel for
+	for (size_t i = 0; i < pixels; i++)
+		memcpy((char *)dst + (i * cd + c0) * es, (const char *)src + i * cs * es, cs * es);
 }
 
 void ie_copy(void *dst, const void *src, size_t bytes) {

@@ -28,10 +28,11 @@ int ie_ctx_create(ie_ctx **out, int threads);
 void ie_ctx_destroy(ie_ctx *c);
 
 // ie_conv_desc describes one K×K stride-1 "same" convolution on one image.
-// Activations are in nChw{block}c (block 16, 8, 4, or 1 for nchw).
+// Activations are in nChw{block}c (block 16, 8, 4, or 1 for nchw), or in
+// nhwc when nhwc is set.
 typedef struct {
 	int ic, oc, h, w, k;
-	int block;
+	int block, nhwc;
 	int src_dt, dst_dt;  // IE_F32 or IE_BF16
 	int npost;
 	int post[4];
@@ -67,6 +68,11 @@ void ie_upsample2(const void *src, void *dst, int c, int h, int w, int block, in
 // in is not NULL.
 void ie_unpack_output(const void *src, int h, int w, int r, int block, int dt,
 		float *out, const float *in);
+// ie_copy_channels copies a dense nhwc tensor of cs channels into channels
+// c0.. of an nhwc tensor of cd channels, pixel by pixel.
+void ie_copy_channels(const void *src, int cs, void *dst, int cd, int c0, size_t pixels, int dt);
+// The loops below take nhwc tensors of C channels as block = C.
+
 // ie_copy copies bytes (a whole tensor), in parallel.
 void ie_copy(void *dst, const void *src, size_t bytes);
 
