@@ -7,7 +7,7 @@ set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/iegpu
 C=$PWD/.carry
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-( time make -C gpu/csrc OUT=/tmp/iegpu ARCHS="-gencode=arch=compute_90a,code=sm_90a" ) 2>&1 | tee "$OUT/build.log" || exit 1
+( time make -C gpu/csrc OUT=/tmp/iegpu ARCHS="-gencode=arch=compute_90a,code=sm_90a" EXTRA="-Xptxas -v" ) 2>&1 | tee "$OUT/build.log" || exit 1
 export IEGPU_LIB=/tmp/iegpu/libiegpu.so IE_SHARED=$C/shared IE_MODELS=$C/models
 for step in "$@"; do
 case $step in
