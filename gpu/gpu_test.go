@@ -132,7 +132,7 @@ func TestFixtures(t *testing.T) {
 	}
 	// Every kernel variant the tuner may choose is checked ("default" is
 	// what runs untuned).
-	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10} {
+	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} {
 		for _, c := range man.Cases {
 			name := strings.TrimSuffix(filepath.Base(c.Expected), ".f32")
 			vname := "default"

@@ -752,7 +752,9 @@ int conv_prepare() {
 	    (st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>()) ||
 	    (st = prepare_tile<16, 16, 64, 4, 2, true>()) || (st = prepare_tile<16, 16, 32, 8, 1, true>()) ||
 	    (st = prepare_persist<16, 16, 64, 4, 2, 3, true>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3, true>()) ||
-	    (st = prepare_persist<8, 16, 64, 2, 2, 4, true>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4, true>()))
+	    (st = prepare_persist<8, 16, 64, 2, 2, 4, true>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4, true>()) ||
+	    (st = prepare<128, 64, 4, 2, 4>()) || (st = prepare<128, 32, 8, 1, 4>()) ||
+	    (st = prepare<64, 64, 2, 4, 4>()) || (st = prepare<64, 32, 4, 2, 4>()))
 		return st;
 	return IEGPU_OK;
 }
@@ -762,8 +764,10 @@ int conv_prepare() {
 // plain implicit GEMM on 128, 64 and 256 pixels; 5 and 6 the persistent
 // halo-tiled kernel on 16x16 and 8x16 pixels (where the weights fit).
 // 7 is the wgmma kernel, Hopper only (the library must be built for sm_90a).
-// 8 to 10 are 1, 5 and 6 with the tap loop rolled (smaller code).
-int conv_variants() { return 11; }
+// 8 to 10 are 1, 5 and 6 with the tap loop rolled (smaller code); 11 and 12
+// the implicit GEMM on 128 and 64 pixels with eight warps (more warps hid
+// latency better than larger warp tiles, as measured on 1 vs 8).
+int conv_variants() { return 13; }
 int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
@@ -841,6 +845,10 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 		return n64 ? launch<64, 64, 2, 2, 4>(a, op.cout_pad, s) : launch<64, 32, 2, 2, 4>(a, op.cout_pad, s);
 	case 4:
 		return n64 ? launch<256, 64, 4, 2, 3>(a, op.cout_pad, s) : launch<256, 32, 8, 1, 3>(a, op.cout_pad, s);
+	case 11:
+		return n64 ? launch<128, 64, 4, 2, 4>(a, op.cout_pad, s) : launch<128, 32, 8, 1, 4>(a, op.cout_pad, s);
+	case 12:
+		return n64 ? launch<64, 64, 2, 4, 4>(a, op.cout_pad, s) : launch<64, 32, 4, 2, 4>(a, op.cout_pad, s);
 	default:
 		return n64 ? launch_tile<8, 16, 64, 2, 2>(a, op.cout_pad, n, s)
 		           : launch_tile<8, 16, 32, 4, 1>(a, op.cout_pad, n, s);
