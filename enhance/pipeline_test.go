@@ -205,7 +205,15 @@ func TestPlanCoversImage(t *testing.T) {
 		{37, 29, 8, 2, 1}, {38, 30, 8, 3, 2}, {128, 128, 32, 10, 1}, {1024, 1024, 256, 10, 4}, {5, 5, 0, 10, 1},
 	} {
 		covered := make([]int, tc.w*tc.h)
-		for _, tl := range plan(0, tc.w, tc.h, tc.size, tc.pad, tc.m) {
+		ts := plan(0, tc.w, tc.h, tc.size, tc.pad, tc.m)
+		for _, tl := range ts {
+			if tl.w != ts[0].w || tl.h != ts[0].h {
+				t.Errorf("%+v: windows %dx%d and %dx%d", tc, tl.w, tl.h, ts[0].w, ts[0].h)
+			}
+			if tl.tx < min(tl.x+tl.tx, roundUp(tc.pad, tc.m)) || tl.ty < min(tl.y+tl.ty, roundUp(tc.pad, tc.m)) ||
+				tl.w-tl.tx-tl.tw < min(tc.w-(tl.x+tl.tx+tl.tw), roundUp(tc.pad, tc.m)) {
+				t.Errorf("%+v: tile %+v has less context than pad", tc, tl)
+			}
 			if tl.x%tc.m != 0 || tl.y%tc.m != 0 || tl.w%tc.m != 0 || tl.h%tc.m != 0 {
 				t.Errorf("%+v: window %+v not a multiple of %d", tc, tl, tc.m)
 			}

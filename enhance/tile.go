@@ -29,7 +29,7 @@ type TileLimiter interface {
 // gigabyte. RRDBNet holds 64 channels at four times the input size in its
 // last convolutions; SRVGGNetCompact works at the input size.
 const (
-	autoSideRRDB  = 384
+	autoSideRRDB  = 320
 	autoSideSRVGG = 768
 )
 
@@ -124,8 +124,8 @@ func padReflect(p *planes, m int) *planes {
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 // tile is one piece of Real-ESRGAN's tile_process: a window of the input
-// (the tile plus up to pad pixels of context on each side, clipped to the
-// image) and, inside it, the tile whose output is kept.
+// (the tile plus context around it) and, inside it, the tile whose output
+// is kept.
 type tile struct {
 	img        int // which input of the batch
 	x, y, w, h int // the window, in input pixels
@@ -133,21 +133,29 @@ type tile struct {
 	tw, th     int // the tile's size
 }
 
-// plan cuts a W×H image into tiles of size with pad of context, as
-// Real-ESRGAN's tile_process does; size ≤ 0 means one tile. Sizes are
-// rounded up to multiples of m so that every window suits the network.
+// plan cuts a W×H image into the tiles of Real-ESRGAN's tile_process: a
+// grid of size×size tiles (smaller at the right and bottom edges), each run
+// with pad pixels of context. size ≤ 0 means one tile. Sizes are rounded
+// up to multiples of m so that every window suits the network.
+//
+// Unlike tile_process, a window that would stick out of the image is moved
+// inside it rather than clipped, so every window has the same shape, up to
+// (size+2·pad)²: edge tiles get more context, never less; the runtime keeps
+// one compiled plan and one set of buffers instead of four; and all tiles
+// can go through Forward as one batch.
 func plan(img, W, H, size, pad, m int) []tile {
 	if size <= 0 || (size >= W && size >= H) {
 		return []tile{{img: img, w: W, h: H, tw: W, th: H}}
 	}
 	size, pad = roundUp(size, m), roundUp(pad, m)
+	ww, wh := min(size+2*pad, W), min(size+2*pad, H)
 	var ts []tile
 	for y0 := 0; y0 < H; y0 += size {
 		for x0 := 0; x0 < W; x0 += size {
 			x1, y1 := min(x0+size, W), min(y0+size, H)
-			px0, py0 := max(x0-pad, 0), max(y0-pad, 0)
-			px1, py1 := min(x1+pad, W), min(y1+pad, H)
-			ts = append(ts, tile{img: img, x: px0, y: py0, w: px1 - px0, h: py1 - py0,
+			px0 := min(max(x0-pad, 0), W-ww)
+			py0 := min(max(y0-pad, 0), H-wh)
+			ts = append(ts, tile{img: img, x: px0, y: py0, w: ww, h: wh,
 				tx: x0 - px0, ty: y0 - py0, tw: x1 - x0, th: y1 - y0})
 		}
 	}
