@@ -20,7 +20,7 @@ const (
 
 // BenchmarkForward times RealESRGAN_x4plus (23 RRDBs, 64 features) and
 // realesr-general-x4v3 (SRVGG, 32 convolutions) with random weights on one
-// 128×128 tile, fp32 and bf16:
+// 128×128 tile, fp32 and bf16 (the default layouts, then the other ones):
 //
 //	go test -run '^$' -bench Forward -benchtime 3x ./cpu
 func BenchmarkForward(b *testing.B) {
@@ -36,13 +36,14 @@ func BenchmarkForward(b *testing.B) {
 	const h, w = 128, 128
 	in := randImage(rng, 1, h, w)
 	for _, nt := range nets {
-		for _, bf16 := range []bool{false, true} {
-			name := fmt.Sprintf("%s/%dx%d/fp32", nt.name, h, w)
-			if bf16 {
-				name = fmt.Sprintf("%s/%dx%d/bf16", nt.name, h, w)
-			}
+		for _, cfg := range []struct {
+			name string
+			bf16 bool
+			lay  int
+		}{{"fp32", false, layoutAuto}, {"bf16", true, layoutAuto}, {"fp32-nhwc", false, layoutNHWC}, {"bf16-blocked", true, layoutBlocked}} {
+			name := fmt.Sprintf("%s/%dx%d/%s", nt.name, h, w, cfg.name)
 			b.Run(name, func(b *testing.B) {
-				r, err := New(Config{BF16: bf16})
+				r, err := New(Config{BF16: cfg.bf16, layout: cfg.lay})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,12 +2,16 @@
 // package graph (RRDBNet, SRVGG) into oneDNN convolution primitives and runs
 // them on all cores through cgo.
 //
-// Activations stay in the blocked layout oneDNN's AVX-512 kernels use
-// (nChw16c) for the whole network. The dense blocks of RRDBNet keep one
-// buffer per block input and write each convolution's output in place at its
-// channel offset, so the concatenations cost nothing; biases, leaky ReLUs and
-// the residual additions run as post-ops of the convolutions. Buffers and
-// primitives are built once per input shape and reused.
+// In fp32, activations stay in the blocked layout of oneDNN's direct AVX-512
+// kernels (nChw16c) for the whole network: the dense blocks of RRDBNet keep
+// one buffer per block input and each convolution writes its output in place
+// at its channel offset, so the concatenations cost nothing. In bf16 they
+// stay in nhwc, the only layout of the brgemm kernels that use AMX, which
+// take no channel slices, so each output is copied into the dense inputs of
+// the later convolutions. Either way biases, leaky ReLUs and the residual
+// additions run as post-ops of the convolutions (the residual scalings are
+// folded into the weights), and buffers and primitives are built once per
+// input shape and reused.
 //
 // The package deliberately does no tiling, clamping or image decoding: a
 // Model runs one tensor of a known shape (package enhance tiles). Without cgo,
@@ -27,7 +31,9 @@ type Config struct {
 	// Threads is how many OpenMP threads oneDNN uses; 0 means all cores.
 	Threads int
 	// BF16 runs convolutions on bfloat16 activations and weights with
-	// float32 accumulation; outputs stay within about 45 dB PSNR of fp32.
+	// float32 accumulation (AMX where the CPU has it: about 5× faster than
+	// fp32 on Sapphire Rapids). Outputs stay above 45 dB PSNR against fp32
+	// (57 dB and more in the tests).
 	BF16 bool
 
 	layout int // layoutAuto in production; benchmarks compare the others

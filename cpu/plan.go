@@ -291,34 +291,42 @@ func (b *builder) rrdbTail(n *graph.RRDBNet, h, w, oF0, oU1, oT1, oU2, oT2, oOut
 }
 
 // rrdbNHWC plans RRDBNet in nhwc, the layout of oneDNN's brgemm kernels
-// (AMX in bf16). Those accept only dense tensors, so a dense block keeps
-// its concatenation in one buffer D of F+4G channels that every
-// convolution reads whole: the weights for channels not yet written are
-// zero (about 1.4× the FLOPs of the dense block, which AMX more than pays
-// for). Each output goes to a dense buffer and is copied into its slot.
-// Residual scalings are folded as in rrdb: R0 holds x, R1 0.2·y1, R2 0.2·y2.
+// (AMX in bf16). Those accept only dense tensors, not channel slices, so a
+// dense block keeps each convolution's input as its own dense buffer
+// D[k] = cat(x, x1..x_{k-1}); every output is written once to T and copied
+// into the later buffers' slots. The copies cost far less than the
+// convolutions they feed. Residual scalings are folded as in rrdb: R0
+// holds x, R1 0.2·y1, R2 0.2·y2.
 func (b *builder) rrdbNHWC(n *graph.RRDBNet) {
 	p := b.p
 	r := 4 / n.Scale
 	h, w := p.h/r, p.w/r
 	F, G := n.NumFeat, n.NumGrow
 	p.block = 16
-	ct := F + 4*G
 	es, px := elemSize(p.dt), h*w
-	f0B, catB, tB, inB := F*px*es, ct*px*es, G*px*es, roundUp(3*r*r, 16)*px*es
+	f0B, tB, inB := F*px*es, G*px*es, roundUp(3*r*r, 16)*px*es
 	u1B, u2B := 4*f0B, 16*f0B
 	outB := 3 * 16 * px * 4
+	off := 4 * f0B // after F0, R0, R1, R2
+	var oD [5]int  // D[1..4] read by conv2..conv5
+	for k := 1; k < 5; k++ {
+		oD[k] = off
+		off += (F + k*G) * px * es
+	}
+	oT, oIn := off, off+tB
 	oF0, oR0, oR1, oR2 := 0, f0B, 2*f0B, 3*f0B
-	oD, oT, oIn := 4*f0B, 4*f0B+catB, 4*f0B+catB+tB
 	oU1, oT1, oT2, oOut := f0B, f0B+u1B, 0, 0
 	oU2 := max(oT1+u1B, u2B, outB)
 	if !b.alloc(max(oIn+inB, oU2+u2B)) {
 		return
 	}
 	R := [3]unsafe.Pointer{b.at(oR0), b.at(oR1), b.at(oR2)}
-	D, T := b.at(oD), b.at(oT)
-	toSlot := func(src unsafe.Pointer, cs, c0 int) {
-		p.steps = append(p.steps, step{kind: stepChannels, src: src, dst: D, c: cs, cd: ct, c0: c0, h: h, w: w})
+	T := b.at(oT)
+	// spread copies a dense tensor of cs channels into channel c0 of D[from..4].
+	spread := func(src unsafe.Pointer, cs, c0, from int) {
+		for k := from; k < 5; k++ {
+			p.steps = append(p.steps, step{kind: stepChannels, src: src, dst: b.at(oD[k]), c: cs, cd: F + k*G, c0: c0, h: h, w: w})
+		}
 	}
 	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: r, block: roundUp(3*r*r, 16)})
 	first := padInput(&n.First, roundUp(n.First.In, 16)) // brgconv wants whole 16-channel groups
@@ -331,13 +339,17 @@ func (b *builder) rrdbNHWC(n *graph.RRDBNet) {
 			if j > 0 {
 				scale = 0.2
 			}
-			toSlot(R[j], F, 0)
+			spread(R[j], F, 0, 1)
 			for k := 0; k < 4; k++ {
-				cv := padInput(&rdb[k], ct)
-				b.conv(&cv, scaleInput(&cv, F, 1/scale, 1), cv.Bias, h, w, D, T, nil, p.dt, lrelu)
-				toSlot(T, G, F+k*G)
+				src := R[j]
+				if k > 0 {
+					src = b.at(oD[k])
+				}
+				cv := &rdb[k]
+				b.conv(cv, scaleInput(cv, F, 1/scale, 1), cv.Bias, h, w, src, T, nil, p.dt, lrelu)
+				spread(T, G, F+k*G, k+1)
 			}
-			cv := &rdb[4]
+			cv, D := &rdb[4], b.at(oD[4])
 			switch j {
 			case 0:
 				b.conv(cv, scaleInput(cv, F, 1, 0.2), scaleBias(cv, 0.2), h, w, D, R[1], R[0], p.dt, add, linear(0.2))
