@@ -174,8 +174,9 @@ func TestTiledX4plus(t *testing.T) {
 	needWeights(t, weights)
 	// The top-left 128² of the photograph (astronaut[:128, :128]). How
 	// close tiles come depends on the content, since x4plus sees far beyond
-	// 10 pixels: measured with pad 10, 45.0 dB here, 40.7 at (300, 300),
-	// 37.4 on the face at (176, 48), 35.5 on the whole picture at 128².
+	// 10 pixels: measured with pad 10, 47.9 dB here, 38.2 on the face at
+	// (176, 48), 35.7 on the whole picture resized to 128² (with
+	// tile_process's clipped windows: 45.0, 37.4 and 35.5).
 	in := astronaut(t, 0, 0, 128)
 	rt := cpuRuntime(t)
 	run := func(tile int) image.Image {
