@@ -75,7 +75,7 @@ type Config struct {
 	Runtime    Runtime
 	// TileSize is the side of the tiles images are cut into (Real-ESRGAN's
 	// tile). 0 runs images whole up to the largest window the model can
-	// take (TileLimiter; on the CPU 320 for RRDBNet and 768 for
+	// take (TileLimiter; on the CPU 288 for RRDBNet and 768 for
 	// SRVGGNetCompact) and tiles larger ones at that size.
 	TileSize int
 	TilePad  int // context around each tile (tile_pad)
