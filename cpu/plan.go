@@ -23,7 +23,7 @@ const (
 	stepCopy     // bytes from src to dst
 	stepPack     // the input image into the first buffer
 	stepUnpack   // the last buffer into the output image
-	stepChannels // a dense nhwc tensor into a channel slot of a wider one
+	stepSpread   // a dense nhwc tensor into channel slots of wider ones
 )
 
 // step is one cgo call of a plan. Pointers are into the plan's arena.
@@ -35,8 +35,10 @@ type step struct {
 	c, h, w        int // upsample: the source shape; copy: c is bytes
 	r              int // pack: unshuffle factor; unpack: shuffle factor
 	addInput       bool
-	block          int // layout of the loops' tensors: nChw{block}c, or nhwc of block channels
-	cd, c0         int // channels: the destination's channels and the slot's first
+	block          int               // layout of the loops' tensors: nChw{block}c, or nhwc of block channels
+	dsts           [4]unsafe.Pointer // spread: the destinations,
+	cds            [4]C.int          // their channels,
+	n, c0          int               // how many, and the slot's first channel
 }
 
 // plan is a network compiled for one input shape: primitives, one arena
@@ -79,8 +81,8 @@ func (p *plan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error {
 			C.ie_prelu_inplace(st.dst, C.int(st.c), C.int(p.h), C.int(p.w), C.int(st.block), p.dt, unsafeAt(st.slope))
 		case stepUpsample:
 			C.ie_upsample2(st.src, st.dst, C.int(st.c), C.int(st.h), C.int(st.w), C.int(st.block), p.dt)
-		case stepChannels:
-			C.ie_copy_channels(st.src, C.int(st.c), st.dst, C.int(st.cd), C.int(st.c0), C.size_t(st.h*st.w), p.dt)
+		case stepSpread:
+			C.ie_spread(st.src, C.int(st.c), &st.dsts[0], &st.cds[0], C.int(st.n), C.int(st.c0), C.size_t(st.h*st.w), p.dt)
 		case stepCopy:
 			C.ie_copy(st.dst, st.src, C.size_t(st.c))
 		case stepPack:
@@ -324,9 +326,12 @@ func (b *builder) rrdbNHWC(n *graph.RRDBNet) {
 	T := b.at(oT)
 	// spread copies a dense tensor of cs channels into channel c0 of D[from..4].
 	spread := func(src unsafe.Pointer, cs, c0, from int) {
+		st := step{kind: stepSpread, src: src, c: cs, c0: c0, h: h, w: w}
 		for k := from; k < 5; k++ {
-			p.steps = append(p.steps, step{kind: stepChannels, src: src, dst: b.at(oD[k]), c: cs, cd: F + k*G, c0: c0, h: h, w: w})
+			st.dsts[st.n], st.cds[st.n] = b.at(oD[k]), C.int(F+k*G)
+			st.n++
 		}
+		p.steps = append(p.steps, st)
 	}
 	p.steps = append(p.steps, step{kind: stepPack, dst: b.at(oIn), r: r, block: roundUp(3*r*r, 16)})
 	first := padInput(&n.First, roundUp(n.First.In, 16)) // brgconv wants whole 16-channel groups

@@ -23,9 +23,9 @@ func TestProfile(t *testing.T) {
 		t.Skip("set CPU_PROFILE=1")
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, bf16 := range []bool{false, true} {
+	for _, cfg := range []Config{{}, {layout: layoutNHWC}, {BF16: true}} {
 		for _, net := range []graph.Network{randSRVGG(rng, 4, 64, 32), randRRDBNet(rng, 4, 23, 64, 32)} {
-			r, _ := New(Config{BF16: bf16})
+			r, _ := New(cfg)
 			mi, err := r.Load(net)
 			if err != nil {
 				t.Fatal(err)
@@ -73,7 +73,7 @@ func TestProfile(t *testing.T) {
 				sum += v
 			}
 			sort.Strings(keys)
-			t.Logf("%T bf16=%v total %v", net, bf16, sum)
+			t.Logf("%T %+v total %v", net, cfg, sum)
 			for _, k := range keys {
 				t.Logf("  %-40s %v", k, totals[k])
 			}

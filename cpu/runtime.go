@@ -3,7 +3,7 @@
 package cpu
 
 /*
-#cgo CFLAGS: -O2 -fopenmp
+#cgo CFLAGS: -O3 -fopenmp
 #cgo LDFLAGS: -ldnnl -fopenmp
 #include "shim.h"
 */

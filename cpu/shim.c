@@ -275,30 +275,34 @@ void ie_prelu_inplace(void *x, int c, int h, int w, int block, int dt, const flo
 			size_t o = ((size_t)b * h + y) * w * block;
 			if (dt == IE_BF16) {
 				uint16_t *p = (uint16_t *)x + o;
-				for (int i = 0; i < w * block; i++) {
-					int ch = b * block + i % block;
-					float v = from_bf16(p[i]);
-					if (v < 0 && ch < c) p[i] = to_bf16(v * slope[ch]);
-				}
+				const float *sl = slope + b * block;
+				int lim = c - b * block < block ? c - b * block : block;
+				for (int xx = 0; xx < w; xx++, p += block)
+					for (int i = 0; i < lim; i++) {
+						float v = from_bf16(p[i]);
+						p[i] = to_bf16(v * (v < 0 ? sl[i] : 1.f));
+					}
 			} else if (block == 16) {
 				float *p = (float *)x + o;
 				for (int xx = 0; xx < w; xx++, p += 16)
-					for (int i = 0; i < 16; i++) p[i] = p[i] < 0 ? p[i] * a[i] : p[i];
+					for (int i = 0; i < 16; i++) p[i] *= p[i] < 0 ? a[i] : 1.f;  // branch-free, vectorised
 			} else {
 				float *p = (float *)x + o;
-				for (int i = 0; i < w * block; i++) {
-					int ch = b * block + i % block;
-					if (p[i] < 0 && ch < c) p[i] *= slope[ch];
-				}
+				const float *sl = slope + b * block;
+				int lim = c - b * block < block ? c - b * block : block;
+				for (int xx = 0; xx < w; xx++, p += block)
+					for (int i = 0; i < lim; i++) p[i] *= p[i] < 0 ? sl[i] : 1.f;
 			}
 		}
 }
 
-void ie_copy_channels(const void *src, int cs, void *dst, int cd, int c0, size_t pixels, int dt) {
-	size_t es = dt == IE_BF16 ? 2 : 4;
+void ie_spread(const void *src, int cs, void *const *dst, const int *cd, int n, int c0, size_t pixels, int dt) {
+	size_t es = dt == IE_BF16 ? 2 : 4, len = cs * es;
 	#pragma omp parallel for
-	for (size_t i = 0; i < pixels; i++)
-		memcpy((char *)dst + (i * cd + c0) * es, (const char *)src + i * cs * es, cs * es);
+	for (size_t i = 0; i < pixels; i++) {
+		const char *s = (const char *)src + i * len;
+		for (int k = 0; k < n; k++) memcpy((char *)dst[k] + (i * cd[k] + c0) * es, s, len);
+	}
 }
 
 void ie_copy(void *dst, const void *src, size_t bytes) {

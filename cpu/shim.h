@@ -68,9 +68,9 @@ void ie_upsample2(const void *src, void *dst, int c, int h, int w, int block, in
 // in is not NULL.
 void ie_unpack_output(const void *src, int h, int w, int r, int block, int dt,
 		float *out, const float *in);
-// ie_copy_channels copies a dense nhwc tensor of cs channels into channels
-// c0.. of an nhwc tensor of cd channels, pixel by pixel.
-void ie_copy_channels(const void *src, int cs, void *dst, int cd, int c0, size_t pixels, int dt);
+// ie_spread copies a dense nhwc tensor of cs channels into channels c0.. of
+// n nhwc tensors dst[i] of cd[i] channels, in one pass.
+void ie_spread(const void *src, int cs, void *const *dst, const int *cd, int n, int c0, size_t pixels, int dt);
 // The loops below take nhwc tensors of C channels as block = C.
 
 // ie_copy copies bytes (a whole tensor), in parallel.
