@@ -93,3 +93,48 @@ func TestReferenceOutputs(t *testing.T) {
 		})
 	}
 }
+
+// TestBF16RealWeights checks the bf16 mode against fp32 with the real
+// weights on a real photo: PSNR ≥ 45 dB over the [0,1] range.
+func TestBF16RealWeights(t *testing.T) {
+	f, err := os.Open(sharedDir + "/fixtures/sr/inputs/astro_face_24x20.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r32, err := cpu.New(cpu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r16, err := cpu.New(cpu.Config{BF16: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{"realesrgan-x4plus", "realesrgan-x4fast", "realesr-animevideov3-x4"} {
+		t.Run(model, func(t *testing.T) {
+			path := filepath.Join(enginesDir(), model+".param")
+			a, _, err := enhance.Forward(r32, path, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := enhance.Forward(r16, path, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mse float64
+			for i := range a {
+				d := float64(a[i]) - float64(b[i])
+				mse += d * d
+			}
+			psnr := 10 * math.Log10(float64(len(a))/mse)
+			t.Logf("bf16 vs fp32: %.1f dB", psnr)
+			if psnr < 45 {
+				t.Errorf("bf16 PSNR %.1f dB < 45", psnr)
+			}
+		})
+	}
+}
