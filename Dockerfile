@@ -4,13 +4,14 @@
 # USE_GPU=TRUE and a GPU is present. Three stages: the CUDA library, the Go
 # binary with the fetched weights, and a slim runtime.
 
-# Stage 1: the GPU runtime's shared library, built by nvcc for Hopper and Ampere.
+# Stage 1: the GPU runtime's shared library, built by nvcc.
 # Ubuntu 22.04's glibc (2.35) is older than Debian 12's, so the library runs there.
 FROM nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04 AS cuda
 WORKDIR /src
 COPY gpu/csrc gpu/csrc
-RUN make -C gpu/csrc OUT=/out/lib \
- && cp -P /usr/lib/x86_64-linux-gnu/libcudnn*.so.9* /usr/local/cuda/lib64/libcublas*.so.12* /out/lib/
+# The library links the CUDA runtime statically: at run time it needs only the
+# driver's libcuda, which the NVIDIA container toolkit mounts.
+RUN make -C gpu/csrc OUT=/out/lib
 
 # Stage 2: the Go binary, the model weights and Swagger UI.
 FROM golang:1.26-bookworm AS build
