@@ -40,10 +40,14 @@ func BenchmarkForward(b *testing.B) {
 			name string
 			bf16 bool
 			lay  int
-		}{{"fp32", false, layoutAuto}, {"bf16", true, layoutAuto}, {"fp32-nhwc", false, layoutNHWC}, {"bf16-blocked", true, layoutBlocked}} {
+		}{{"fp32", false, layoutAuto}, {"bf16", true, layoutAuto}, {"fp32-nhwc", false, layoutNHWC}, {"bf16-blocked", true, layoutBlocked}, {"fp32-1thread", false, layoutAuto}} {
 			name := fmt.Sprintf("%s/%dx%d/%s", nt.name, h, w, cfg.name)
 			b.Run(name, func(b *testing.B) {
-				r, err := New(Config{BF16: cfg.bf16, layout: cfg.lay})
+				c := Config{BF16: cfg.bf16, layout: cfg.lay}
+				if cfg.name == "fp32-1thread" {
+					c.Threads = 1
+				}
+				r, err := New(c)
 				if err != nil {
 					b.Fatal(err)
 				}
