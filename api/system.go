@@ -42,12 +42,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		db = "error: " + err.Error()
 		status, code = "unhealthy", http.StatusServiceUnavailable
 	}
-	gpu := "not available"
-	if s.enhancer.RuntimeName() == "gpu" {
-		gpu = "ok"
-		if s.cfg.GPUName != "" {
-			gpu = "ok (" + s.cfg.GPUName + ")"
-		}
+	gpu := s.cfg.GPUStatus
+	if gpu == "" {
+		gpu = "not available"
 	}
 	services := map[string]string{"api": "ok", "database": s.cfg.Database, "gpu": gpu}
 	// The manual's clients read services.mongodb; say plainly when the
