@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -58,13 +59,7 @@ func substitute(t *testing.T, code, old, new string) string {
 // usuario@ejemplo.com / mipassword123 and writes a real photo crop as
 // mi_imagen.jpg in the working folder.
 func TestManualExamples(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is required to run the manual's Python example (Debian: python3)")
-	}
-	if out, err := exec.Command(python, "-c", "import requests").CombinedOutput(); err != nil {
-		t.Fatalf("the manual's Python example needs requests (Debian: python3-requests): %v: %s", err, out)
-	}
+	python := pythonWithRequests(t)
 	for _, tool := range []string{"bash", "curl", "jq", "base64"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the manual's bash example needs %s (Debian: apt-get install %s)", tool, tool)
@@ -135,4 +130,24 @@ func TestManualExamples(t *testing.T) {
 		dir, out := run(t, "ejemplo.sh", code, "bash")
 		checkOutput(t, dir, out, "Token obtenido: eyJ", "GPU usada: false", "Tamaño: 1920x1080", "Imagen mejorada guardada!")
 	})
+}
+
+// pythonWithRequests finds a python3 that can import requests: the one on
+// PATH, or Debian's, where python3-requests installs it (PATH may lead to
+// another Python, such as a pyenv one).
+func pythonWithRequests(t *testing.T) string {
+	var tried []string
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		python, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(python, "-c", "import requests").CombinedOutput()
+		if err == nil {
+			return python
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v: %s", python, err, out))
+	}
+	t.Fatalf("the manual's Python example needs python3 with requests (Debian: python3 python3-requests); tried %v", tried)
+	return ""
 }
