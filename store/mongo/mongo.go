@@ -381,6 +381,51 @@ func list(ctx context.Context, op string, coll *mongodriver.Collection, userID s
 	return total, nil
 }
 
+// owned is the filter for the user's record with this id.
+func owned(oid bson.ObjectID, userID string) bson.D {
+	return bson.D{{Key: "_id", Value: oid}, {Key: "user_id", Value: userID}}
+}
+
+// findOwned decodes the user's record with this id in coll; another user's
+// record is store.ErrNotFound.
+func findOwned[D any](ctx context.Context, op string, coll *mongodriver.Collection, userID, id string) (*D, error) {
+	oid, err := objectID(id)
+	if err != nil {
+		return nil, err
+	}
+	var d D
+	if err := coll.FindOne(ctx, owned(oid, userID)).Decode(&d); err != nil {
+		return nil, translate(op, err)
+	}
+	return &d, nil
+}
+
+// deleteOwned deletes the user's record with this id in coll; another user's
+// record is store.ErrNotFound.
+func deleteOwned(ctx context.Context, op string, coll *mongodriver.Collection, userID, id string) error {
+	oid, err := objectID(id)
+	if err != nil {
+		return err
+	}
+	res, err := coll.DeleteOne(ctx, owned(oid, userID))
+	if err != nil {
+		return translate(op, err)
+	}
+	if res.DeletedCount == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// convert turns decoded documents into store records (never a nil slice).
+func convert[D, T any](docs []D, to func(*D) T) []T {
+	out := make([]T, 0, len(docs))
+	for i := range docs {
+		out = append(out, to(&docs[i]))
+	}
+	return out
+}
+
 // setAllBut returns a $set document of every field of doc but those named.
 // Going through the document's own encoding keeps an update from forgetting
 // a field that is added to the struct later.
@@ -500,14 +545,9 @@ func (s *DB) CreateImage(ctx context.Context, im *store.Image) error {
 // ImageByID returns the user's image with this id; another user's image is
 // store.ErrNotFound.
 func (s *DB) ImageByID(ctx context.Context, userID, id string) (*store.Image, error) {
-	oid, err := objectID(id)
+	d, err := findOwned[imageDoc](ctx, "image by id", s.images, userID, id)
 	if err != nil {
 		return nil, err
-	}
-	var d imageDoc
-	err = s.images.FindOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "user_id", Value: userID}}).Decode(&d)
-	if err != nil {
-		return nil, translate("image by id", err)
 	}
 	im := d.image()
 	return &im, nil
@@ -522,28 +562,13 @@ func (s *DB) ListImages(ctx context.Context, userID string, opt store.ListOption
 	if err != nil {
 		return nil, 0, err
 	}
-	images := make([]store.Image, 0, len(docs))
-	for i := range docs {
-		images = append(images, docs[i].image())
-	}
-	return images, total, nil
+	return convert(docs, (*imageDoc).image), total, nil
 }
 
 // DeleteImage deletes the user's image with this id; another user's image is
 // store.ErrNotFound.
 func (s *DB) DeleteImage(ctx context.Context, userID, id string) error {
-	oid, err := objectID(id)
-	if err != nil {
-		return err
-	}
-	res, err := s.images.DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "user_id", Value: userID}})
-	if err != nil {
-		return translate("delete image", err)
-	}
-	if res.DeletedCount == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return deleteOwned(ctx, "delete image", s.images, userID, id)
 }
 
 // Videos.
@@ -646,14 +671,9 @@ func (s *DB) CreateVideo(ctx context.Context, v *store.Video) error {
 // VideoByID returns the user's video with this id; another user's video is
 // store.ErrNotFound.
 func (s *DB) VideoByID(ctx context.Context, userID, id string) (*store.Video, error) {
-	oid, err := objectID(id)
+	d, err := findOwned[videoDoc](ctx, "video by id", s.videos, userID, id)
 	if err != nil {
 		return nil, err
-	}
-	var d videoDoc
-	err = s.videos.FindOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "user_id", Value: userID}}).Decode(&d)
-	if err != nil {
-		return nil, translate("video by id", err)
 	}
 	v := d.video()
 	return &v, nil
@@ -668,11 +688,7 @@ func (s *DB) ListVideos(ctx context.Context, userID string, opt store.ListOption
 	if err != nil {
 		return nil, 0, err
 	}
-	videos := make([]store.Video, 0, len(docs))
-	for i := range docs {
-		videos = append(videos, docs[i].video())
-	}
-	return videos, total, nil
+	return convert(docs, (*videoDoc).video), total, nil
 }
 
 // UpdateVideo writes every field of v but ID, UserID and CreatedAt to the
@@ -718,18 +734,7 @@ func (s *DB) UpdateVideoProgress(ctx context.Context, id string, framesProcessed
 // DeleteVideo deletes the user's video with this id; another user's video is
 // store.ErrNotFound.
 func (s *DB) DeleteVideo(ctx context.Context, userID, id string) error {
-	oid, err := objectID(id)
-	if err != nil {
-		return err
-	}
-	res, err := s.videos.DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "user_id", Value: userID}})
-	if err != nil {
-		return translate("delete video", err)
-	}
-	if res.DeletedCount == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return deleteOwned(ctx, "delete video", s.videos, userID, id)
 }
 
 // VideosByStatus returns every user's videos in any of these statuses,
@@ -748,9 +753,5 @@ func (s *DB) VideosByStatus(ctx context.Context, statuses ...string) ([]store.Vi
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, translate("videos by status", err)
 	}
-	videos := make([]store.Video, 0, len(docs))
-	for i := range docs {
-		videos = append(videos, docs[i].video())
-	}
-	return videos, nil
+	return convert(docs, (*videoDoc).video), nil
 }
