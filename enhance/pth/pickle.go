@@ -590,12 +590,7 @@ func (m *machine) run() (any, error) {
 				return nil, m.errf("STACK_GLOBAL needs two strings")
 			}
 			err = m.push(Global{Module: mod, Name: name})
-		case 'R': // REDUCE
-			var v []any
-			if v, err = m.popN(2); err == nil {
-				err = m.callGlobal(v[0], v[1])
-			}
-		case 0x81: // NEWOBJ
+		case 'R', 0x81: // REDUCE, NEWOBJ
 			var v []any
 			if v, err = m.popN(2); err == nil {
 				err = m.callGlobal(v[0], v[1])
@@ -613,47 +608,17 @@ func (m *machine) run() (any, error) {
 			if o, ok := obj.(*Object); ok {
 				o.State = state
 			}
-		case 'p': // PUT (text)
-			var s string
-			if s, err = m.line(); err != nil {
-				return nil, err
-			}
-			i, perr := strconv.ParseInt(s, 10, 64)
-			if perr != nil {
-				return nil, m.errf("bad PUT index %q", s)
-			}
-			err = m.memoPut(i)
-		case 'q':
-			var i int
-			if i, err = m.u8(); err == nil {
-				err = m.memoPut(int64(i))
-			}
-		case 'r':
-			var i uint32
-			if i, err = m.u32(); err == nil {
-				err = m.memoPut(int64(i))
+		case 'p', 'q', 'r': // PUT (text), BINPUT, LONG_BINPUT
+			var i int64
+			if i, err = m.memoIndex(op, "PUT"); err == nil {
+				err = m.memoPut(i)
 			}
 		case 0x94: // MEMOIZE
 			err = m.memoPut(int64(len(m.memo)))
-		case 'g': // GET (text)
-			var s string
-			if s, err = m.line(); err != nil {
-				return nil, err
-			}
-			i, perr := strconv.ParseInt(s, 10, 64)
-			if perr != nil {
-				return nil, m.errf("bad GET index %q", s)
-			}
-			err = m.memoGet(i)
-		case 'h':
-			var i int
-			if i, err = m.u8(); err == nil {
-				err = m.memoGet(int64(i))
-			}
-		case 'j':
-			var i uint32
-			if i, err = m.u32(); err == nil {
-				err = m.memoGet(int64(i))
+		case 'g', 'h', 'j': // GET (text), BINGET, LONG_BINGET
+			var i int64
+			if i, err = m.memoIndex(op, "GET"); err == nil {
+				err = m.memoGet(i)
 			}
 		case 'Q': // BINPERSID
 			var pid any
@@ -672,6 +637,30 @@ func (m *machine) run() (any, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+}
+
+// memoIndex reads the memo index that follows a PUT or GET opcode: a text
+// line (p, g), one byte (q, h) or four (r, j). name is the opcode family
+// for the error.
+func (m *machine) memoIndex(op int, name string) (int64, error) {
+	switch op {
+	case 'p', 'g':
+		s, err := m.line()
+		if err != nil {
+			return 0, err
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, m.errf("bad %s index %q", name, s)
+		}
+		return i, nil
+	case 'q', 'h':
+		i, err := m.u8()
+		return int64(i), err
+	default:
+		i, err := m.u32()
+		return int64(i), err
 	}
 }
 
