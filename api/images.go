@@ -217,11 +217,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, u *store.Use
 	if err != nil {
 		return err
 	}
-	views := make([]imageJSON, len(images))
-	for i := range images {
-		views[i] = imageView(&images[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "page": opt.Page, "per_page": opt.PerPage, "images": views})
+	writePage(w, opt, total, "images", images, imageView)
 	return nil
 }
 
@@ -229,13 +225,9 @@ const imageNotFound = "Imagen no encontrada"
 
 // GET /api/images/{id}
 func (s *Server) getImage(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	id, err := pathID(r, imageNotFound)
+	im, err := userRecord(r, u, imageNotFound, s.st.ImageByID)
 	if err != nil {
 		return err
-	}
-	im, err := s.st.ImageByID(r.Context(), u.ID, id)
-	if err != nil {
-		return wrapNotFound(err, imageNotFound)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"image": imageDetailJSON{
 		imageJSON:      imageView(im),
@@ -247,15 +239,11 @@ func (s *Server) getImage(w http.ResponseWriter, r *http.Request, u *store.User)
 
 // DELETE /api/images/{id}
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	id, err := pathID(r, imageNotFound)
+	im, err := userRecord(r, u, imageNotFound, s.st.ImageByID)
 	if err != nil {
 		return err
 	}
-	im, err := s.st.ImageByID(r.Context(), u.ID, id)
-	if err != nil {
-		return wrapNotFound(err, imageNotFound)
-	}
-	if err := s.st.DeleteImage(r.Context(), u.ID, id); err != nil {
+	if err := s.st.DeleteImage(r.Context(), u.ID, im.ID); err != nil {
 		return wrapNotFound(err, imageNotFound)
 	}
 	s.removeFiles(r.Context(), im.OriginalPath, im.EnhancedPath)

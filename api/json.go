@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -149,4 +150,30 @@ func wrapNotFound(err error, msg string) error {
 		return notFound(msg)
 	}
 	return err
+}
+
+// userRecord is the caller's record of the route's {id}, looked up with
+// byID (store's ImageByID or VideoByID); a bad id, a missing record and a
+// stranger's are all the same 404 with notFoundMsg.
+func userRecord[T any](r *http.Request, u *store.User, notFoundMsg string,
+	byID func(ctx context.Context, userID, id string) (*T, error)) (*T, error) {
+	id, err := pathID(r, notFoundMsg)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := byID(r.Context(), u.ID, id)
+	if err != nil {
+		return nil, wrapNotFound(err, notFoundMsg)
+	}
+	return rec, nil
+}
+
+// writePage writes one page of a list as the manual shows it: total, page,
+// per_page and the records under key, each shown with view.
+func writePage[T, J any](w http.ResponseWriter, opt store.ListOptions, total int64, key string, recs []T, view func(*T) J) {
+	views := make([]J, len(recs))
+	for i := range recs {
+		views[i] = view(&recs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "page": opt.Page, "per_page": opt.PerPage, key: views})
 }

@@ -121,25 +121,13 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request, u *store.Use
 	if err != nil {
 		return err
 	}
-	views := make([]videoJSON, len(videos))
-	for i := range videos {
-		views[i] = videoView(&videos[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "page": opt.Page, "per_page": opt.PerPage, "videos": views})
+	writePage(w, opt, total, "videos", videos, videoView)
 	return nil
 }
 
 // userVideo is the caller's video of the route's {id}.
 func (s *Server) userVideo(r *http.Request, u *store.User) (*store.Video, error) {
-	id, err := pathID(r, videoNotFound)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.st.VideoByID(r.Context(), u.ID, id)
-	if err != nil {
-		return nil, wrapNotFound(err, videoNotFound)
-	}
-	return v, nil
+	return userRecord(r, u, videoNotFound, s.st.VideoByID)
 }
 
 // GET /api/videos/{id}
