@@ -227,15 +227,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		}
 		return nil, ErrInvalidToken
 	}
-	u, err := s.st.UserByID(ctx, rt.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidToken
-	}
+	u, err := s.activeUser(ctx, rt.UserID)
 	if err != nil {
 		return nil, err
-	}
-	if !u.IsActive {
-		return nil, ErrInactive
 	}
 	return s.issue(ctx, u.ID)
 }
@@ -270,7 +264,13 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*store.
 	if err != nil || !tok.Valid || claims.Type != accessType || claims.Subject == "" || claims.IssuedAt == nil {
 		return nil, ErrInvalidToken
 	}
-	u, err := s.st.UserByID(ctx, claims.Subject)
+	return s.activeUser(ctx, claims.Subject)
+}
+
+// activeUser is the user a token names: a user that no longer exists is
+// ErrInvalidToken, an inactive one ErrInactive.
+func (s *Service) activeUser(ctx context.Context, id string) (*store.User, error) {
+	u, err := s.st.UserByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidToken
 	}
