@@ -3,8 +3,6 @@
 package cpu_test
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"image/png"
 	"math"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"imageenhancer/cpu"
 	"imageenhancer/enhance"
+	"imageenhancer/internal/fixtures"
 )
 
 var _ enhance.Runtime = (*cpu.Runtime)(nil)
@@ -34,24 +33,15 @@ func enginesDir() string {
 func TestReferenceOutputs(t *testing.T) {
 	const tol = 1e-3 // the bound for every runtime, fp32
 	dir := sharedDir + "/fixtures/sr/"
-	b, err := os.ReadFile(dir + "manifest.json")
+	cases, err := fixtures.ReadManifest(dir)
 	if err != nil {
 		t.Fatalf("%v: ../shared must sit beside the repo", err)
-	}
-	var m struct {
-		Cases []struct {
-			Weights, Format, Input, Expected string
-			Shape                            [4]int
-		}
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
 	}
 	rt, err := cpu.New(cpu.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range m.Cases {
+	for _, c := range cases {
 		t.Run(filepath.Base(c.Expected), func(t *testing.T) {
 			path := dir + c.Weights
 			if c.Format == "ncnn" {
@@ -73,18 +63,14 @@ func TestReferenceOutputs(t *testing.T) {
 			if shape != c.Shape {
 				t.Fatalf("output shape %v, want %v", shape, c.Shape)
 			}
-			raw, err := os.ReadFile(dir + c.Expected)
+			want, err := fixtures.ReadF32(dir + c.Expected)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(raw) != 4*len(got) {
-				t.Fatalf("%d reference values, %d outputs", len(raw)/4, len(got))
+			if len(want) != len(got) {
+				t.Fatalf("%d reference values, %d outputs", len(want), len(got))
 			}
-			var maxErr float64
-			for i, v := range got {
-				want := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-				maxErr = math.Max(maxErr, math.Abs(float64(v)-float64(want)))
-			}
+			maxErr := fixtures.MaxAbsError(got, want)
 			if !(maxErr <= tol) {
 				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
 			} else {

@@ -1,8 +1,6 @@
 package enhance
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
@@ -20,6 +18,7 @@ import (
 	"imageenhancer/enhance/graph"
 	"imageenhancer/enhance/ncnn"
 	"imageenhancer/enhance/pth"
+	"imageenhancer/internal/fixtures"
 )
 
 // loadSharedDir is the read-only fixture folder CI clones beside the repo
@@ -119,17 +118,6 @@ func checkSizes(n graph.Network) error {
 	return nil
 }
 
-// manifest is ../shared/fixtures/sr/manifest.json.
-type manifest struct {
-	Cases []struct {
-		Weights  string `json:"weights"`
-		Format   string `json:"format"`
-		Input    string `json:"input"`
-		Expected string `json:"expected"`
-		Shape    [4]int `json:"shape"`
-	} `json:"cases"`
-}
-
 // TestReferenceOutputs runs every case of the fixture manifest through
 // LoadNetwork and a naive float64 forward pass (below), and compares with
 // the PyTorch reference outputs. A wrong mapping of any weight (order,
@@ -137,15 +125,11 @@ type manifest struct {
 func TestReferenceOutputs(t *testing.T) {
 	const tol = 1e-3 // max abs error the issue sets for every runtime
 	dir := loadSharedDir + "/fixtures/sr/"
-	b, err := os.ReadFile(dir + "manifest.json")
+	cases, err := fixtures.ReadManifest(dir)
 	if err != nil {
 		t.Fatalf("%v: ../shared must sit beside the repo", err)
 	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range m.Cases {
+	for _, c := range cases {
 		t.Run(filepath.Base(c.Expected), func(t *testing.T) {
 			path := dir + c.Weights
 			if c.Format == "ncnn" {
@@ -209,13 +193,9 @@ func readInput(t *testing.T, path string) fmap {
 
 // readF32 reads little-endian float32 values.
 func readF32(t *testing.T, path string) []float32 {
-	b, err := os.ReadFile(path)
+	out, err := fixtures.ReadF32(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
 }

@@ -6,8 +6,6 @@ package enhance_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"image"
 	"image/png"
 	"math"
@@ -20,6 +18,7 @@ import (
 
 	"imageenhancer/cpu"
 	"imageenhancer/enhance"
+	"imageenhancer/internal/fixtures"
 )
 
 // shared is ../shared beside the repository, seen from enhance/.
@@ -74,24 +73,15 @@ func readPNG(t testing.TB, path string) image.Image {
 func TestForwardMatchesReference(t *testing.T) {
 	const tol = 1e-3 // the bound for fp32 on every runtime
 	dir := filepath.Join(shared, "fixtures", "sr")
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	cases, err := fixtures.ReadManifest(dir)
 	if err != nil {
 		t.Fatalf("%v: ../shared must sit beside the repository", err)
 	}
-	var m struct {
-		Cases []struct {
-			Weights, Format, Input, Expected string
-			Shape                            [4]int
-		}
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Cases) == 0 {
+	if len(cases) == 0 {
 		t.Fatal("no cases in the manifest")
 	}
 	rt := cpuRuntime(t)
-	for _, c := range m.Cases {
+	for _, c := range cases {
 		t.Run(filepath.Base(c.Expected), func(t *testing.T) {
 			weights := filepath.Join(dir, c.Weights)
 			if c.Format == "ncnn" {
@@ -106,18 +96,14 @@ func TestForwardMatchesReference(t *testing.T) {
 			if shape != c.Shape {
 				t.Fatalf("shape %v, want %v", shape, c.Shape)
 			}
-			raw, err := os.ReadFile(filepath.Join(dir, c.Expected))
+			want, err := fixtures.ReadF32(filepath.Join(dir, c.Expected))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(raw) != 4*len(got) {
-				t.Fatalf("%d values, expected file has %d", len(got), len(raw)/4)
+			if len(want) != len(got) {
+				t.Fatalf("%d values, expected file has %d", len(got), len(want))
 			}
-			maxErr := 0.0
-			for i, v := range got {
-				want := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-				maxErr = math.Max(maxErr, math.Abs(float64(v)-float64(want)))
-			}
+			maxErr := fixtures.MaxAbsError(got, want)
 			if !(maxErr <= tol) {
 				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
 			} else {
