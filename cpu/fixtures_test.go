@@ -3,6 +3,7 @@
 package cpu_test
 
 import (
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -26,6 +27,21 @@ func enginesDir() string {
 	return "../engines"
 }
 
+// readPNG decodes the PNG at path.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 // TestReferenceOutputs runs every case of ../shared/fixtures/sr/manifest.json
 // through enhance.Forward (the `forward` command's code path) on this
 // runtime and compares with the PyTorch reference outputs. A missing weights
@@ -47,15 +63,7 @@ func TestReferenceOutputs(t *testing.T) {
 			if c.Format == "ncnn" {
 				path = filepath.Join(enginesDir(), c.Weights+".param")
 			}
-			f, err := os.Open(dir + c.Input)
-			if err != nil {
-				t.Fatal(err)
-			}
-			img, err := png.Decode(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			img := readPNG(t, dir+c.Input)
 			got, shape, err := enhance.Forward(rt, path, img)
 			if err != nil {
 				t.Fatal(err)
@@ -83,15 +91,7 @@ func TestReferenceOutputs(t *testing.T) {
 // TestBF16RealWeights checks the bf16 mode against fp32 with the real
 // weights on a real photo: PSNR ≥ 45 dB over the [0,1] range.
 func TestBF16RealWeights(t *testing.T) {
-	f, err := os.Open(sharedDir + "/fixtures/sr/inputs/astro_face_24x20.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := readPNG(t, sharedDir+"/fixtures/sr/inputs/astro_face_24x20.png")
 	r32, err := cpu.New(cpu.Config{})
 	if err != nil {
 		t.Fatal(err)
