@@ -491,7 +491,7 @@ func (m *machine) run() (any, error) {
 			}
 		case ')':
 			err = m.push(Tuple{})
-		case 't':
+		case 't', 0x91: // TUPLE, FROZENSET (kept as a tuple)
 			var items []any
 			if items, err = m.popMark(); err == nil {
 				err = m.push(Tuple(items))
@@ -516,7 +516,7 @@ func (m *machine) run() (any, error) {
 			if l, err = m.top(); err == nil {
 				err = m.appendItems(l, []any{v})
 			}
-		case 'e': // APPENDS
+		case 'e', 0x90: // APPENDS, ADDITEMS (a set is kept as a list)
 			var items []any
 			if items, err = m.popMark(); err != nil {
 				return nil, err
@@ -556,20 +556,6 @@ func (m *machine) run() (any, error) {
 			}
 		case 0x8f: // EMPTY_SET: kept as a list
 			err = m.push(&List{})
-		case 0x90: // ADDITEMS
-			var items []any
-			if items, err = m.popMark(); err != nil {
-				return nil, err
-			}
-			var l any
-			if l, err = m.top(); err == nil {
-				err = m.appendItems(l, items)
-			}
-		case 0x91: // FROZENSET
-			var items []any
-			if items, err = m.popMark(); err == nil {
-				err = m.push(Tuple(items))
-			}
 		case 'c': // GLOBAL
 			var mod, name string
 			if mod, err = m.line(); err != nil {
