@@ -16,13 +16,9 @@ import (
 // ErrUnsupportedNetwork that names it, and a damaged file an error
 // wrapping pth.ErrFormat.
 func LoadGFPGAN(path string) (*graph.GFPGAN, error) {
-	c, err := pth.ReadFile(path)
+	sd, err := readStateDict(path)
 	if err != nil {
 		return nil, err
-	}
-	sd, err := c.StateDict()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	net, err := gfpganFromStateDict(&stateDict{t: sd, used: map[string]bool{}})
 	if err != nil {

@@ -28,13 +28,9 @@ var ErrUnsupportedNetwork = errors.New("unsupported network")
 func LoadNetwork(path string) (graph.Network, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".pth":
-		c, err := pth.ReadFile(path)
+		sd, err := readStateDict(path)
 		if err != nil {
 			return nil, err
-		}
-		sd, err := c.StateDict()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		net, err := fromStateDict(sd)
 		if err != nil {
@@ -54,6 +50,19 @@ func LoadNetwork(path string) (graph.Network, error) {
 		return net, nil
 	}
 	return nil, fmt.Errorf("%s: %w: weights must be a PyTorch .pth or an ncnn .param (with its .bin beside it)", path, ErrUnsupportedNetwork)
+}
+
+// readStateDict reads the state dict of the PyTorch checkpoint at path.
+func readStateDict(path string) (map[string]*pth.Tensor, error) {
+	c, err := pth.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := c.StateDict()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sd, nil
 }
 
 // unsupported formats an ErrUnsupportedNetwork error.
