@@ -1,6 +1,6 @@
 // Package cpu is the CPU inference runtime: it compiles the networks of
-// package graph (RRDBNet, SRVGG) into oneDNN convolution primitives and runs
-// them on all cores through cgo.
+// package graph (RRDBNet, SRVGG, GFPGAN) into oneDNN convolution primitives
+// and runs them on all cores through cgo.
 //
 // In fp32, activations stay in the blocked layout of oneDNN's direct AVX-512
 // kernels (nChw16c) for the whole network: the dense blocks of RRDBNet keep
@@ -12,6 +12,12 @@
 // additions run as post-ops of the convolutions (the residual scalings are
 // folded into the weights), and buffers and primitives are built once per
 // input shape and reused.
+//
+// GFPGAN keeps every activation in f32 nhwc (bf16 only inside the
+// convolutions, whose inputs are converted first): its resizes, SFT, noise
+// injection and style steps are plain C loops on one layout. The modulated
+// convolutions' weights depend on the face, so they are modulated,
+// demodulated and reordered into the primitive's weight memory per image.
 //
 // The package deliberately does no tiling, clamping or image decoding: a
 // Model runs one tensor of a known shape (package enhance tiles). Without cgo,

@@ -96,6 +96,8 @@ func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []fl
 		return fmt.Errorf("cpu: bad shape %d×%d×%d", n, h, w)
 	case h%mult != 0 || w%mult != 0:
 		return fmt.Errorf("cpu: %d×%d input is not a multiple of %d", h, w, mult)
+	case wrongGFPGANSize(m.net, h, w):
+		return fmt.Errorf("cpu: GFPGAN input is %d×%d, want %d×%d", h, w, m.net.InputMultiple(), m.net.InputMultiple())
 	case len(in) != n*3*h*w:
 		return fmt.Errorf("cpu: input has %d values, want %d for %d×3×%d×%d", len(in), n*3*h*w, n, h, w)
 	case len(out) != n*3*h*s*w*s:
@@ -120,6 +122,12 @@ func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []fl
 		}
 		return nil
 	})
+}
+
+// wrongGFPGANSize reports whether net is a GFPGAN and h×w not its one size.
+func wrongGFPGANSize(net graph.Network, h, w int) bool {
+	g, ok := net.(*graph.GFPGAN)
+	return ok && (h != g.Size || w != g.Size)
 }
 
 // plan returns the compiled plan for h×w, building it (and dropping the

@@ -47,13 +47,18 @@ type plan struct {
 	h, w  int
 	arena unsafe.Pointer
 	steps []step
-	block int   // nChw{block}c, when not nhwc
-	nhwc  bool  // activations in nhwc, for oneDNN's brgemm (AMX) kernels
-	dt    C.int // activation type
-	outDt C.int // type of the last convolution's output
+	block int      // nChw{block}c, when not nhwc
+	nhwc  bool     // activations in nhwc, for oneDNN's brgemm (AMX) kernels
+	dt    C.int    // activation type
+	outDt C.int    // type of the last convolution's output
+	gfp   *gfpPlan // GFPGAN, which has its own steps
 }
 
 func (p *plan) free() {
+	if p.gfp != nil {
+		p.gfp.free()
+		p.gfp = nil
+	}
 	for _, st := range p.steps {
 		if st.conv != nil {
 			C.ie_conv_destroy(st.conv)
@@ -68,6 +73,9 @@ func (p *plan) free() {
 
 // run runs the plan on one image: in is 3×h×w, out 3×(h·s)×(w·s).
 func (p *plan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error {
+	if p.gfp != nil {
+		return p.gfp.run(ctx, c, in, out)
+	}
 	for i := range p.steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -174,6 +182,14 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 func buildPlan(ctx *C.ie_ctx, net graph.Network, cfg Config, h, w int) (*plan, error) {
 	p := &plan{h: h, w: w, dt: C.IE_F32, outDt: C.IE_F32}
+	if n, ok := net.(*graph.GFPGAN); ok {
+		g, err := buildGFPGAN(ctx, n, cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.gfp = g
+		return p, nil
+	}
 	if cfg.BF16 {
 		p.dt = C.IE_BF16
 	}

@@ -4,7 +4,7 @@ package cpu
 
 /*
 #cgo CFLAGS: -O3 -fopenmp
-#cgo LDFLAGS: -ldnnl -fopenmp
+#cgo LDFLAGS: -ldnnl -fopenmp -lm
 #include "shim.h"
 */
 import "C"
@@ -44,6 +44,10 @@ func (r *Runtime) Load(net graph.Network) (graph.Model, error) {
 		}
 	case *graph.SRVGG:
 		if err := checkSRVGG(n); err != nil {
+			return nil, err
+		}
+	case *graph.GFPGAN:
+		if err := checkGFPGAN(n); err != nil {
 			return nil, err
 		}
 	default:

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 struct ie_ctx {
 	dnnl_engine_t eng;
@@ -18,6 +19,8 @@ struct ie_ctx {
 struct ie_conv {
 	dnnl_primitive_t prim;
 	dnnl_memory_t src, wei, bias, dst, src1;
+	dnnl_memory_t wuser;        // OIHW f32 weights, for ie_conv_set_weights
+	dnnl_primitive_t wreorder;  // wuser into wei
 	int has_src1, add_index;
 	char impl[64];
 };
@@ -144,6 +147,8 @@ int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
 		memcpy(h, bias, sizeof(float) * d->oc);
 	}
 	TRY(dnnl_primitive_create(&v->prim, pd));
+	v->wuser = wuser, v->wreorder = reorder;
+	wuser = NULL, reorder = NULL;
 	*out = v;
 	v = NULL;
 done:
@@ -180,8 +185,20 @@ done:
 	return rc;
 }
 
+int ie_conv_set_weights(ie_ctx *c, ie_conv *v, const float *weight) {
+	int rc = 0;
+	TRY(dnnl_memory_set_data_handle(v->wuser, (void *)weight));
+	dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, v->wuser}, {DNNL_ARG_TO, v->wei}};
+	TRY(dnnl_primitive_execute(v->wreorder, c->st, 2, a));
+	TRY(dnnl_stream_wait(c->st));
+done:
+	return rc;
+}
+
 void ie_conv_destroy(ie_conv *v) {
 	if (!v) return;
+	if (v->wreorder) dnnl_primitive_destroy(v->wreorder);
+	if (v->wuser) dnnl_memory_destroy(v->wuser);
 	if (v->prim) dnnl_primitive_destroy(v->prim);
 	if (v->src) dnnl_memory_destroy(v->src);
 	if (v->wei) dnnl_memory_destroy(v->wei);
@@ -313,4 +330,113 @@ void ie_copy(void *dst, const void *src, size_t bytes) {
 		size_t o = i * chunk, len = bytes - o < chunk ? bytes - o : chunk;
 		memcpy((char *)dst + o, (const char *)src + o, len);
 	}
+}
+
+// The GFPGAN loops below work on f32 nhwc tensors.
+
+void ie_gfp_pack(const float *in, size_t px, float *dst) {
+	#pragma omp parallel for
+	for (size_t i = 0; i < px; i++)
+		for (int c = 0; c < 3; c++) dst[i * 3 + c] = (in[c * px + i] - 0.5f) / 0.5f;
+}
+
+void ie_gfp_unpack(const float *src, size_t px, float *out) {
+	#pragma omp parallel for
+	for (size_t i = 0; i < px; i++)
+		for (int c = 0; c < 3; c++) out[c * px + i] = src[i * 3 + c];
+}
+
+void ie_up2_bilinear(const float *src, float *dst, int c, int h, int w) {
+	#pragma omp parallel for
+	for (int y = 0; y < 2 * h; y++) {
+		// src = (dst+0.5)/2 - 0.5, clamped at 0; the next one clamped at the edge.
+		float sy = (y + 0.5f) / 2 - 0.5f;
+		if (sy < 0) sy = 0;
+		int y0 = (int)sy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+		float ly = sy - y0;
+		for (int x = 0; x < 2 * w; x++) {
+			float sx = (x + 0.5f) / 2 - 0.5f;
+			if (sx < 0) sx = 0;
+			int x0 = (int)sx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+			float lx = sx - x0;
+			const float *a = src + ((size_t)y0 * w + x0) * c, *b = src + ((size_t)y0 * w + x1) * c;
+			const float *e = src + ((size_t)y1 * w + x0) * c, *f = src + ((size_t)y1 * w + x1) * c;
+			float *d = dst + ((size_t)y * 2 * w + x) * c;
+			for (int i = 0; i < c; i++)
+				d[i] = (1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * e[i] + lx * f[i]);
+		}
+	}
+}
+
+void ie_down2_mean(const float *src, float *dst, int c, int h, int w) {
+	int oh = h / 2, ow = w / 2;
+	#pragma omp parallel for
+	for (int y = 0; y < oh; y++)
+		for (int x = 0; x < ow; x++) {
+			const float *a = src + ((size_t)(2 * y) * w + 2 * x) * c, *b = a + c;
+			const float *e = a + (size_t)w * c, *f = e + c;
+			float *d = dst + ((size_t)y * ow + x) * c;
+			for (int i = 0; i < c; i++) d[i] = (a[i] + b[i] + e[i] + f[i]) / 4;
+		}
+}
+
+void ie_add(float *dst, const float *a, const float *b, size_t n) {
+	#pragma omp parallel for
+	for (size_t i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+void ie_sft(float *x, int c, int c0, size_t px, const float *scale, const float *shift) {
+	int cs = c - c0;
+	#pragma omp parallel for
+	for (size_t i = 0; i < px; i++) {
+		float *p = x + i * c + c0;
+		const float *s = scale + i * cs, *t = shift + i * cs;
+		for (int j = 0; j < cs; j++) p[j] = p[j] * s[j] + t[j];
+	}
+}
+
+void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float nw, const float *bias) {
+	#pragma omp parallel for
+	for (size_t i = 0; i < px; i++) {
+		float *p = x + i * c, n = nw * noise[i];
+		for (int j = 0; j < c; j++) {
+			float v = p[j] + n + bias[j];
+			p[j] = v < 0 ? 0.2f * v : v;
+		}
+	}
+}
+
+void ie_linear(const float *w, const float *b, const float *x, int in, int out, float *y) {
+	#pragma omp parallel for
+	for (int o = 0; o < out; o++) {
+		const float *r = w + (size_t)o * in;
+		double acc = b ? b[o] : 0;
+		for (int i = 0; i < in; i++) acc += (double)r[i] * x[i];
+		y[o] = (float)acc;
+	}
+}
+
+void ie_modulate(const float *w, int out, int in, int kk, const float *mw, const float *mb,
+		const float *latent, int nstyle, int demod, float gain, float *s, float *dst) {
+	ie_linear(mw, mb, latent, nstyle, in, s);
+	#pragma omp parallel for
+	for (int o = 0; o < out; o++) {
+		const float *r = w + (size_t)o * in * kk;
+		float *d = dst + (size_t)o * in * kk;
+		double sum = 0;
+		for (int i = 0; i < in; i++)
+			for (int k = 0; k < kk; k++) {
+				float v = r[i * kk + k] * s[i];
+				d[i * kk + k] = v;
+				sum += (double)v * v;
+			}
+		float g = demod ? gain / sqrtf((float)sum + 1e-8f) : gain;
+		for (int i = 0; i < in * kk; i++) d[i] *= g;
+	}
+}
+
+void ie_to_bf16(const float *src, void *dst, size_t n) {
+	uint16_t *d = dst;
+	#pragma omp parallel for
+	for (size_t i = 0; i < n; i++) d[i] = to_bf16(src[i]);
 }

@@ -48,6 +48,9 @@ const char *ie_conv_impl(ie_conv *v);
 // ie_conv_run runs it; src1 is the IE_POST_ADD operand or NULL.
 int ie_conv_run(ie_ctx *c, ie_conv *v, void *src, void *dst, void *src1);
 void ie_conv_destroy(ie_conv *v);
+// ie_conv_set_weights replaces the weights (OIHW f32, reordered into the
+// primitive's layout): GFPGAN's modulated convolutions change per image.
+int ie_conv_set_weights(ie_ctx *c, ie_conv *v, const float *weight);
 
 // ie_prelu_inplace applies a per-channel PReLU to a blocked c×h×w tensor:
 // a plain loop, since oneDNN 2.6's PReLU primitive is slow on blocked
@@ -75,5 +78,31 @@ void ie_spread(const void *src, int cs, void *const *dst, const int *cd, int n, 
 
 // ie_copy copies bytes (a whole tensor), in parallel.
 void ie_copy(void *dst, const void *src, size_t bytes);
+
+// GFPGAN's loops, on f32 nhwc tensors of c channels and px pixels.
+
+// ie_gfp_pack turns one 3×px f32 NCHW image in [0,1] into nhwc in [-1,1].
+void ie_gfp_pack(const float *in, size_t px, float *dst);
+// ie_gfp_unpack writes a 3-channel nhwc tensor as NCHW.
+void ie_gfp_unpack(const float *src, size_t px, float *out);
+// ie_up2_bilinear is bilinear 2× upsampling (align_corners false).
+void ie_up2_bilinear(const float *src, float *dst, int c, int h, int w);
+// ie_down2_mean is bilinear ½ downsampling: the mean of each 2×2 cell.
+void ie_down2_mean(const float *src, float *dst, int c, int h, int w);
+// ie_add is dst = a + b over n values.
+void ie_add(float *dst, const float *a, const float *b, size_t n);
+// ie_sft is x[c0:] = x[c0:]·scale + shift, scale and shift of c−c0 channels.
+void ie_sft(float *x, int c, int c0, size_t px, const float *scale, const float *shift);
+// ie_noise_bias_lrelu is x = lrelu(x + nw·noise + bias), noise one value a pixel.
+void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float nw, const float *bias);
+// ie_linear is y = w·x + b (b may be NULL), w out×in.
+void ie_linear(const float *w, const float *b, const float *x, int in, int out, float *y);
+// ie_modulate writes a modulated convolution's weights to dst: s =
+// mw·latent + mb (in values, into s), W' = w·s per input channel,
+// demodulated per output channel when demod, times gain.
+void ie_modulate(const float *w, int out, int in, int kk, const float *mw, const float *mb,
+		const float *latent, int nstyle, int demod, float gain, float *s, float *dst);
+// ie_to_bf16 converts n values.
+void ie_to_bf16(const float *src, void *dst, size_t n);
 
 #endif

@@ -2,9 +2,12 @@ package enhance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
+
+	"imageenhancer/enhance/graph"
 )
 
 // Forward runs the bare network of a weights file (.pth, or .param with its
@@ -13,8 +16,12 @@ import (
 // out is the network's float32 output in NCHW order and shape its
 // dimensions. It is the `forward` command and what every runtime is checked
 // with against the PyTorch reference outputs.
+//
+// A GFPGAN checkpoint (which LoadNetwork refuses: it is no upscaler) runs
+// too, on the whole image, which must be its Size×Size; its output is the
+// raw network output in [-1,1].
 func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, shape [4]int, err error) {
-	l, err := loadModel(LoadNetwork, rt, weightsPath, nil)
+	l, err := loadModel(loadForward, rt, weightsPath, nil)
 	if err != nil {
 		return nil, shape, err
 	}
@@ -39,4 +46,16 @@ func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, sh
 		return nil, shape, fmt.Errorf("inference: %w", err)
 	}
 	return out, [4]int{1, 3, h * s, w * s}, nil
+}
+
+// loadForward is LoadNetwork, or LoadGFPGAN for a checkpoint LoadNetwork
+// refuses as unsupported that is a GFPGAN.
+func loadForward(path string) (graph.Network, error) {
+	net, err := LoadNetwork(path)
+	if errors.Is(err, ErrUnsupportedNetwork) {
+		if g, gerr := LoadGFPGAN(path); gerr == nil {
+			return g, nil
+		}
+	}
+	return net, err
 }

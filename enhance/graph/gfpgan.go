@@ -8,6 +8,11 @@ package graph
 // one Size×Size RGB face in [-1,1] and returns the restored face, the same
 // size, in [-1,1] before clamping. The reference is shared/bench/gfpnet.py.
 //
+// Loaded on a runtime, its Model takes faces like any network (RGB in
+// [0,1], NCHW, h = w = Size), maps them to [-1,1] with (x−0.5)/0.5 itself
+// and writes the raw output above, in [-1,1] and not clamped: mapping it
+// back to [0,1] and clamping is the caller's.
+//
 // Every weight is resolved to the layer that uses it, so a runtime needs no
 // PyTorch key names. With n = len(Down) = len(Up) = len(ToRGBs) stages,
 // Size = 4·2ⁿ (n = 7 for 512). Notation below: lrelu is the leaky ReLU of

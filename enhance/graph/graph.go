@@ -87,6 +87,11 @@ type Model interface {
 	// float32 values in NCHW order, RGB in [0,1]; out receives
 	// n×3×(h·s)×(w·s) values (s the network's OutScale) before any clamping.
 	// h and w are multiples of the network's InputMultiple.
+	//
+	// For a GFPGAN the tiles are n faces and h = w = Size exactly (any
+	// other size is an error); the model applies the network's (x−0.5)/0.5
+	// itself and out receives the raw network output in [−1,1], not
+	// clamped and not mapped back to [0,1].
 	Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error
 	// Close frees the runtime's memory; calling it twice is safe.
 	Close() error

@@ -1,0 +1,349 @@
+//go:build cgo && !noonednn
+
+package cpu
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"imageenhancer/enhance/graph"
+)
+
+// gfpPlan is GFPGAN compiled for its one input size. Every tensor is f32
+// nhwc with its own place in the arena (no reuse: about 1 GB for a
+// full-width 512² network); in bf16 each convolution's input is converted
+// into a scratch buffer first, and its output stays f32, so the element-wise
+// loops and the outputs keep fp32.
+type gfpPlan struct {
+	arena unsafe.Pointer
+	convs []*C.ie_conv
+	steps []func(c *C.ie_ctx, in, out []float32) C.int
+}
+
+func (p *gfpPlan) free() {
+	for _, v := range p.convs {
+		C.ie_conv_destroy(v)
+	}
+	p.convs, p.steps = nil, nil
+	if p.arena != nil {
+		C.ie_free(p.arena)
+		p.arena = nil
+	}
+}
+
+func (p *gfpPlan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error {
+	for i, st := range p.steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rc := st(c, in, out); rc != 0 {
+			return statusError(fmt.Sprintf("running GFPGAN step %d", i), rc)
+		}
+	}
+	return nil
+}
+
+// gfpTensor is an nhwc f32 tensor at byte offset off of the arena.
+type gfpTensor struct{ off, c, h, w int }
+
+func (t gfpTensor) px() int { return t.h * t.w }
+
+// gfpBuilder plans a GFPGAN: tensors get arena offsets while steps are
+// collected, and the steps read the arena's address once it exists.
+type gfpBuilder struct {
+	ctx  *C.ie_ctx
+	p    *gfpPlan
+	bf16 bool
+	size int             // bytes planned so far
+	base *unsafe.Pointer // &p.arena
+	err  error
+
+	scratch, wbuf, sbuf int // bf16 conversion, modulated weights, style
+	scratchB, wbufB     int
+}
+
+func (b *gfpBuilder) alloc(bytes int) int {
+	off := b.size
+	b.size += roundUp(bytes, 64)
+	return off
+}
+
+func (b *gfpBuilder) tensor(c, h, w int) gfpTensor {
+	return gfpTensor{b.alloc(c * h * w * 4), c, h, w}
+}
+
+// ptr is the address of off, valid once the arena is allocated.
+func (b *gfpBuilder) ptr(off int) unsafe.Pointer { return unsafe.Add(*b.base, off) }
+
+func (b *gfpBuilder) fp(off int) *C.float { return (*C.float)(b.ptr(off)) }
+
+func (b *gfpBuilder) step(f func(c *C.ie_ctx, in, out []float32) C.int) {
+	b.p.steps = append(b.p.steps, f)
+}
+
+// conv adds a convolution of x by cv's sizes with weights w (nil for a
+// modulated one, whose weights each image sets) and bias; f32 forces fp32
+// even in bf16 mode. src1 is the IE_POST_ADD operand when posts has add.
+func (b *gfpBuilder) conv(cv *graph.Conv, w, bias []float32, x gfpTensor, f32 bool, src1 *gfpTensor, posts ...post) (gfpTensor, *C.ie_conv) {
+	y := b.tensor(cv.Out, x.h, x.w)
+	if b.err != nil {
+		return y, nil
+	}
+	bf := b.bf16 && !f32
+	var d C.ie_conv_desc
+	d.ic, d.oc, d.h, d.w, d.k = C.int(cv.In), C.int(cv.Out), C.int(x.h), C.int(x.w), C.int(cv.K)
+	d.block, d.nhwc = 1, 1
+	d.src_dt, d.dst_dt = C.IE_F32, C.IE_F32
+	if bf {
+		d.src_dt = C.IE_BF16
+	}
+	d.npost = C.int(len(posts))
+	for i, po := range posts {
+		d.post[i] = C.int(po.kind)
+		d.alpha[i] = C.float(po.alpha)
+	}
+	if w == nil {
+		w = make([]float32, cv.Out*cv.In*cv.K*cv.K)
+	}
+	var bp *C.float
+	if bias != nil {
+		bp = unsafeAt(bias)
+	}
+	var v *C.ie_conv
+	if rc := C.ie_conv_create(b.ctx, &v, &d, unsafeAt(w), bp); rc != 0 {
+		b.err = statusError(fmt.Sprintf("compiling a %d→%d convolution at %d×%d", cv.In, cv.Out, x.h, x.w), rc)
+		return y, nil
+	}
+	b.p.convs = append(b.p.convs, v)
+	n := x.c * x.px()
+	if bf {
+		b.scratchB = max(b.scratchB, n*2)
+	}
+	var s1 int = -1
+	if src1 != nil {
+		s1 = src1.off
+	}
+	b.step(func(c *C.ie_ctx, _, _ []float32) C.int {
+		src := b.ptr(x.off)
+		if bf {
+			C.ie_to_bf16((*C.float)(src), b.ptr(b.scratch), C.size_t(n))
+			src = b.ptr(b.scratch)
+		}
+		var p1 unsafe.Pointer
+		if s1 >= 0 {
+			p1 = b.ptr(s1)
+		}
+		return C.ie_conv_run(c, v, src, b.ptr(y.off), p1)
+	})
+	return y, v
+}
+
+// modConv adds a modulated convolution reading style vector m.Latent of
+// the latents at lat; gain multiplies the weights.
+func (b *gfpBuilder) modConv(m *graph.ModulatedConv, x gfpTensor, lat int, nstyle int, gain float32, bias []float32, src1 *gfpTensor, posts ...post) gfpTensor {
+	if m.Upsample {
+		x = b.up2(x)
+	}
+	cv := &m.Conv
+	y, v := b.conv(cv, nil, bias, x, cv.Out == 3, src1, posts...)
+	if b.err != nil {
+		return y
+	}
+	b.wbufB = max(b.wbufB, len(cv.Weight)*4)
+	// The weights go in before the convolution runs: move the step just
+	// added behind this one.
+	run := b.p.steps[len(b.p.steps)-1]
+	demod := C.int(0)
+	if m.Demodulate {
+		demod = 1
+	}
+	latOff := lat + m.Latent*nstyle*4
+	b.p.steps[len(b.p.steps)-1] = func(c *C.ie_ctx, _, _ []float32) C.int {
+		C.ie_modulate(unsafeAt(cv.Weight), C.int(cv.Out), C.int(cv.In), C.int(cv.K*cv.K),
+			unsafeAt(m.Modulation.Weight), unsafeAt(m.Modulation.Bias), b.fp(latOff), C.int(nstyle),
+			demod, C.float(gain), b.fp(b.sbuf), b.fp(b.wbuf))
+		return C.ie_conv_set_weights(c, v, b.fp(b.wbuf))
+	}
+	b.step(run)
+	return y
+}
+
+func (b *gfpBuilder) up2(x gfpTensor) gfpTensor {
+	y := b.tensor(x.c, 2*x.h, 2*x.w)
+	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+		C.ie_up2_bilinear(b.fp(x.off), b.fp(y.off), C.int(x.c), C.int(x.h), C.int(x.w))
+		return 0
+	})
+	return y
+}
+
+func (b *gfpBuilder) down2(x gfpTensor) gfpTensor {
+	y := b.tensor(x.c, x.h/2, x.w/2)
+	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+		C.ie_down2_mean(b.fp(x.off), b.fp(y.off), C.int(x.c), C.int(x.h), C.int(x.w))
+		return 0
+	})
+	return y
+}
+
+func (b *gfpBuilder) resize(x gfpTensor, up bool) gfpTensor {
+	if up {
+		return b.up2(x)
+	}
+	return b.down2(x)
+}
+
+// unetBlock is lrelu(Conv2(resize(lrelu(Conv1(x))))) + Skip(resize(x)).
+func (b *gfpBuilder) unetBlock(blk *graph.UNetBlock, x gfpTensor) gfpTensor {
+	t, _ := b.conv(&blk.Conv1, blk.Conv1.Weight, blk.Conv1.Bias, x, false, nil, lrelu)
+	t = b.resize(t, blk.Up)
+	s, _ := b.conv(&blk.Skip, blk.Skip.Weight, nil, b.resize(x, blk.Up), false, nil)
+	y, _ := b.conv(&blk.Conv2, blk.Conv2.Weight, blk.Conv2.Bias, t, false, &s, lrelu, add)
+	return y
+}
+
+func (b *gfpBuilder) cond(c *graph.SFTCondition, x gfpTensor) gfpTensor {
+	t, _ := b.conv(&c.Conv1, c.Conv1.Weight, c.Conv1.Bias, x, false, nil, lrelu)
+	y, _ := b.conv(&c.Conv2, c.Conv2.Weight, c.Conv2.Bias, t, false, nil)
+	return y
+}
+
+// styleConv is lrelu(√2·ModulatedConv(x) + NoiseWeight·Noise + Bias).
+func (b *gfpBuilder) styleConv(s *graph.StyleConv, x gfpTensor, lat, nstyle int) gfpTensor {
+	y := b.modConv(&s.ModulatedConv, x, lat, nstyle, math.Sqrt2, nil, nil)
+	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+		C.ie_noise_bias_lrelu(b.fp(y.off), C.int(y.c), C.size_t(y.px()), unsafeAt(s.Noise), C.float(s.NoiseWeight), unsafeAt(s.Bias))
+		return 0
+	})
+	return y
+}
+
+// toRGB is ModulatedConv(x) + Bias (+ up2(prev)).
+func (b *gfpBuilder) toRGB(r *graph.StyleToRGB, x gfpTensor, prev *gfpTensor, lat, nstyle int) gfpTensor {
+	if prev == nil {
+		return b.modConv(&r.ModulatedConv, x, lat, nstyle, 1, r.Bias, nil)
+	}
+	up := b.up2(*prev)
+	return b.modConv(&r.ModulatedConv, x, lat, nstyle, 1, r.Bias, &up, add)
+}
+
+func buildGFPGAN(ctx *C.ie_ctx, n *graph.GFPGAN, cfg Config) (*gfpPlan, error) {
+	p := &gfpPlan{}
+	b := &gfpBuilder{ctx: ctx, p: p, bf16: cfg.BF16, base: &p.arena}
+	S, px := n.Size, n.Size*n.Size
+
+	// U-Net.
+	x := b.tensor(3, S, S)
+	b.step(func(_ *C.ie_ctx, in, _ []float32) C.int {
+		C.ie_gfp_pack(unsafeAt(in), C.size_t(px), b.fp(x.off))
+		return 0
+	})
+	f, _ := b.conv(&n.First, n.First.Weight, n.First.Bias, x, true, nil, lrelu)
+	skips := make([]gfpTensor, len(n.Down))
+	for k := range n.Down {
+		f = b.unetBlock(&n.Down[k], f)
+		skips[k] = f
+	}
+	f, _ = b.conv(&n.FinalConv, n.FinalConv.Weight, n.FinalConv.Bias, f, false, nil, lrelu)
+	// FinalLinear reads the 4×4 features channel by channel; they are
+	// nhwc here, so permute its columns once.
+	fl := &n.FinalLinear
+	c := n.FinalConv.Out
+	flw := make([]float32, len(fl.Weight))
+	for o := 0; o < fl.Out; o++ {
+		for ch := 0; ch < c; ch++ {
+			for q := 0; q < 16; q++ {
+				flw[o*fl.In+q*c+ch] = fl.Weight[o*fl.In+ch*16+q]
+			}
+		}
+	}
+	lat := b.alloc(fl.Out * 4)
+	bottom := f
+	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+		C.ie_linear(unsafeAt(flw), unsafeAt(fl.Bias), b.fp(bottom.off), C.int(fl.In), C.int(fl.Out), b.fp(lat))
+		return 0
+	})
+	scale := make([]gfpTensor, len(n.Up))
+	shift := make([]gfpTensor, len(n.Up))
+	for k := range n.Up {
+		s := skips[len(skips)-1-k]
+		sum := b.tensor(f.c, f.h, f.w)
+		a := f
+		b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+			C.ie_add(b.fp(sum.off), b.fp(a.off), b.fp(s.off), C.size_t(a.c*a.px()))
+			return 0
+		})
+		f = b.unetBlock(&n.Up[k], sum)
+		scale[k] = b.cond(&n.CondScale[k], f)
+		shift[k] = b.cond(&n.CondShift[k], f)
+	}
+
+	// Decoder.
+	ns := n.NumStyleFeat
+	constant := make([]float32, len(n.Constant)) // nhwc
+	for ch := 0; ch < n.ConstChannels; ch++ {
+		for q := 0; q < 16; q++ {
+			constant[q*n.ConstChannels+ch] = n.Constant[ch*16+q]
+		}
+	}
+	o := b.tensor(n.ConstChannels, 4, 4)
+	o0 := o
+	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+		C.ie_copy(b.ptr(o0.off), unsafe.Pointer(&constant[0]), C.size_t(len(constant)*4))
+		return 0
+	})
+	o = b.styleConv(&n.StyleConv1, o, lat, ns)
+	rgb := b.toRGB(&n.ToRGB1, o, nil, lat, ns)
+	for k := range n.ToRGBs {
+		o = b.styleConv(&n.StyleConvs[2*k], o, lat, ns)
+		c0 := 0
+		if n.SFTHalf {
+			c0 = o.c / 2
+		}
+		oo, sc, sh := o, scale[k], shift[k]
+		b.step(func(*C.ie_ctx, []float32, []float32) C.int {
+			C.ie_sft(b.fp(oo.off), C.int(oo.c), C.int(c0), C.size_t(oo.px()), b.fp(sc.off), b.fp(sh.off))
+			return 0
+		})
+		o = b.styleConv(&n.StyleConvs[2*k+1], o, lat, ns)
+		prev := rgb
+		rgb = b.toRGB(&n.ToRGBs[k], o, &prev, lat, ns)
+	}
+	last := rgb
+	b.step(func(_ *C.ie_ctx, _, out []float32) C.int {
+		C.ie_gfp_unpack(b.fp(last.off), C.size_t(px), unsafeAt(out))
+		return 0
+	})
+	if b.err != nil {
+		p.free()
+		return nil, b.err
+	}
+	b.scratch = b.alloc(b.scratchB)
+	b.wbuf = b.alloc(b.wbufB)
+	b.sbuf = b.alloc(maxModIn(n) * 4)
+	p.arena = C.ie_alloc(C.size_t(b.size))
+	if p.arena == nil {
+		p.free()
+		return nil, fmt.Errorf("cpu: out of memory reserving %d MB for GFPGAN", b.size>>20)
+	}
+	return p, nil
+}
+
+// maxModIn is the widest modulation output (a modulated conv's In).
+func maxModIn(n *graph.GFPGAN) int {
+	m := max(n.StyleConv1.Conv.In, n.ToRGB1.Conv.In)
+	for _, s := range n.StyleConvs {
+		m = max(m, s.Conv.In)
+	}
+	for _, r := range n.ToRGBs {
+		m = max(m, r.Conv.In)
+	}
+	return m
+}
