@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"imageenhancer/enhance/graph"
+	"imageenhancer/face"
 )
 
 // Error kinds of the pipeline. Errors returned by Enhancer wrap one of these
@@ -37,7 +38,10 @@ type Request struct {
 	Scale        int    // 1–4; 0 means the model's default
 	OutputWidth  int    // 0 = not asked for
 	OutputHeight int
-	FaceEnhance  bool
+	// FaceEnhance restores the faces with GFPGAN and pastes them into the
+	// upscaled image (see faces.go); without GFPGAN's weights, or on a
+	// runtime that cannot run it, the request fails with ErrFaceUnavailable.
+	FaceEnhance bool
 	// Progress, when set, is called after each tile with tiles done and total.
 	Progress func(done, total int)
 	// Weights, when set, is a weights file (.pth, or .param with its .bin)
@@ -107,7 +111,9 @@ type Enhancer struct {
 	read func(string) (graph.Network, error)
 
 	mu     sync.Mutex
-	models map[string]*slot // by model id, or "file:" + path
+	models map[string]*slot // by model id, "file:" + path, or gfpganKey
+
+	face faces
 }
 
 // slot holds one model once loaded; its mutex serialises loading.
@@ -152,9 +158,6 @@ func (e *Enhancer) Models() []ModelInfo {
 // Enhance runs one request.
 func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
-	if req.FaceEnhance {
-		return nil, fmt.Errorf("face_enhance: %w: face enhancement is not available: GFPGAN is not implemented yet", ErrFaceUnavailable)
-	}
 	entry, scale, err := e.resolve(req.Model, req.Scale, req.Weights != "")
 	if err != nil {
 		return nil, err
@@ -169,6 +172,17 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		}
 		if req.Scale == 0 {
 			scale = l.scale
+		}
+	}
+	// Face enhancement is checked before any work: without GFPGAN's
+	// weights, or on a runtime that cannot run it, the request is refused.
+	var (
+		det *face.Detector
+		gfp *loaded
+	)
+	if req.FaceEnhance {
+		if det, gfp, err = e.faceStage(); err != nil {
+			return nil, err
 		}
 	}
 	pic, err := decode(req.Image, e.cfg.MaxInputPixels)
@@ -189,10 +203,25 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	// The face stage, when asked for: the faces are found before the
+	// semaphore is taken, since detection runs in Go, not on the runtime.
+	var (
+		src   *image.RGBA
+		found []face.Face
+	)
+	if det != nil {
+		src = rgba8(pic)
+		if found, err = detectFaces(det, src); err != nil {
+			return nil, fmt.Errorf("face_enhance: detecting faces: %w", err)
+		}
+	}
 	if err := e.gate.acquire(ctx, true); err != nil {
 		return nil, err
 	}
 	col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
+	if err == nil && len(found) > 0 {
+		col, err = pasteFaces(ctx, src, col, found, scale, gfp)
+	}
 	e.gate.release()
 	if err != nil {
 		return nil, err

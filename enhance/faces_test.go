@@ -1,0 +1,230 @@
+package enhance_test
+
+// The face stage end to end on real weights through the CPU runtime:
+// realesr-general-x4v3 (ncnn) as the background upsampler, MTCNN, and the
+// synthetic official-format GFPGAN checkpoint of ../shared/fixtures (narrow
+// channels, so its faces are not pretty, but it is the real network).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/image/draw"
+
+	"imageenhancer/enhance"
+	"imageenhancer/face"
+)
+
+// gfpganFixture is the synthetic GFPGANv1Clean checkpoint with the official
+// key names.
+const gfpganFixture = shared + "/fixtures/gfpgan/weights/gfpgan_narrow.pth"
+
+// faceEngines builds an engines directory of links to the real weights:
+// general_v3's ncnn files, the MTCNN weights, and, when gfpgan is set, the
+// fixture checkpoint as GFPGANv1.4.pth.
+func faceEngines(t testing.TB, gfpgan bool) string {
+	t.Helper()
+	src, err := filepath.Abs(enginesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	links := map[string]string{
+		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
+		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
+		face.WeightsDir:           filepath.Join(src, face.WeightsDir),
+	}
+	if gfpgan {
+		abs, err := filepath.Abs(gfpganFixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		links["GFPGANv1.4.pth"] = abs
+	}
+	for name, target := range links {
+		needWeights(t, target)
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// astronautPNG is skimage's astronaut at side×side, encoded as PNG.
+func astronautPNG(t testing.TB, side int) []byte {
+	t.Helper()
+	src := readPNG(t, astronautPath)
+	dst := image.NewRGBA(image.Rect(0, 0, side, side))
+	draw.CatmullRom.Scale(dst, dst.Rect, src, src.Bounds(), draw.Src, nil)
+	var b bytes.Buffer
+	if err := png.Encode(&b, dst); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func newFaceEnhancer(t testing.TB, engines string) *enhance.Enhancer {
+	t.Helper()
+	enh, err := enhance.New(enhance.Config{EnginesDir: engines, Runtime: cpuRuntime(t), TilePad: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enh.Close() })
+	return enh
+}
+
+func TestFaceEnhance(t *testing.T) {
+	const side, scale = 192, 2
+	in := astronautPNG(t, side)
+	engines := faceEngines(t, true)
+	enh := newFaceEnhancer(t, engines)
+	if info := enh.FaceEnhance(); !info.Available || info.WeightsFile != "GFPGANv1.4.pth" || !info.DetectorInstalled {
+		t.Fatalf("FaceEnhance() = %+v, want available with GFPGANv1.4.pth", info)
+	}
+	ctx := context.Background()
+
+	start := time.Now()
+	plain, err := enh.Enhance(ctx, enhance.Request{Image: in, Model: "general_v3", Scale: scale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tPlain := time.Since(start)
+	start = time.Now()
+	res, err := enh.Enhance(ctx, enhance.Request{Image: in, Model: "general_v3", Scale: scale, FaceEnhance: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d² ×%d: plain %v, with faces %v", side, scale, tPlain.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if res.Width != side*scale || res.Height != side*scale {
+		t.Fatalf("output %d×%d, want %d²", res.Width, res.Height, side*scale)
+	}
+
+	// The faces GFPGAN would restore, found the same way.
+	det, err := face.NewDetector(engines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := png.Decode(bytes.NewReader(in))
+	faces, err := det.Detect(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(faces) != 1 {
+		t.Fatalf("%d faces in the astronaut, want 1: %+v", len(faces), faces)
+	}
+	box := faces[0].Box
+	box = image.Rect(box.Min.X*scale, box.Min.Y*scale, box.Max.X*scale, box.Max.Y*scale)
+
+	a, b := decodeRGBA(t, plain.PNG), decodeRGBA(t, res.PNG)
+	// The face: GFPGAN's output replaces the upscaled one.
+	var sum float64
+	var n int
+	for y := box.Min.Y; y < box.Max.Y; y++ {
+		for x := box.Min.X; x < box.Max.X; x++ {
+			pa, pb := a.Pix[a.PixOffset(x, y):], b.Pix[b.PixOffset(x, y):]
+			for c := 0; c < 3; c++ {
+				sum += math.Abs(float64(pa[c]) - float64(pb[c]))
+			}
+			n += 3
+		}
+	}
+	if mean := sum / float64(n); mean < 5 {
+		t.Errorf("face box %v: mean difference %.2f from the plain upscale, want a restored face (≥ 5)", box, mean)
+	} else {
+		t.Logf("face box %v: mean difference %.1f", box, mean)
+	}
+	// Far from the face: the aligned crop is about twice the box's side
+	// around it, so outside three sides nothing may change.
+	cx, cy := (box.Min.X+box.Max.X)/2, (box.Min.Y+box.Max.Y)/2
+	far := 3 * max(box.Dx(), box.Dy()) / 2
+	checked := 0
+	for y := 0; y < res.Height; y++ {
+		for x := 0; x < res.Width; x++ {
+			if max(abs(x-cx), abs(y-cy)) <= far {
+				continue
+			}
+			checked++
+			pa, pb := a.Pix[a.PixOffset(x, y):], b.Pix[b.PixOffset(x, y):]
+			if pa[0] != pb[0] || pa[1] != pb[1] || pa[2] != pb[2] || pa[3] != pb[3] {
+				t.Fatalf("pixel (%d,%d) far from the face %v changed: %v, plain %v", x, y, box, pb[:4], pa[:4])
+			}
+		}
+	}
+	if checked < res.Width*res.Height/4 {
+		t.Errorf("only %d pixels far from the face checked", checked)
+	}
+
+	// An output size is applied after the paste, as after the plain upscale.
+	sized, err := enh.Enhance(ctx, enhance.Request{Image: in, Model: "general_v3", Scale: scale, FaceEnhance: true, OutputWidth: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sized.Width != 300 || sized.Height != 300 {
+		t.Errorf("output_width 300: %d×%d", sized.Width, sized.Height)
+	}
+}
+
+func TestFaceEnhanceUnavailable(t *testing.T) {
+	in := astronautPNG(t, 64)
+	for _, c := range []struct {
+		name    string
+		engines func(t *testing.T) string
+		want    string
+	}{
+		{"no GFPGAN weights", func(t *testing.T) string { return faceEngines(t, false) }, "GFPGANv1.4.pth"},
+		{"no detector", func(t *testing.T) string {
+			d := faceEngines(t, true)
+			os.Remove(filepath.Join(d, face.WeightsDir))
+			return d
+		}, "models fetch"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			enh := newFaceEnhancer(t, c.engines(t))
+			info := enh.FaceEnhance()
+			if info.Available || !strings.Contains(info.Reason, c.want) {
+				t.Errorf("FaceEnhance() = %+v, want unavailable naming %s", info, c.want)
+			}
+			_, err := enh.Enhance(context.Background(), enhance.Request{Image: in, Model: "general_v3", FaceEnhance: true})
+			if !errors.Is(err, enhance.ErrFaceUnavailable) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Enhance: %v, want ErrFaceUnavailable naming %s", err, c.want)
+			}
+			if err := enh.CheckFaces(); !errors.Is(err, enhance.ErrFaceUnavailable) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("CheckFaces: %v, want ErrFaceUnavailable naming %s", err, c.want)
+			}
+			// Without face_enhance the same engines serve as ever.
+			if _, err := enh.Enhance(context.Background(), enhance.Request{Image: in, Model: "general_v3", Scale: 1}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func decodeRGBA(t testing.TB, b []byte) *image.RGBA {
+	t.Helper()
+	m, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := m.(*image.RGBA); ok {
+		return r
+	}
+	r := image.NewRGBA(m.Bounds())
+	draw.Draw(r, r.Rect, m, m.Bounds().Min, draw.Src)
+	return r
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
