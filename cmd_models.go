@@ -31,6 +31,7 @@ func runModels(args []string) error {
 	}
 	if args[0] == "list" {
 		enhance.ListModels(os.Stdout, *engines)
+		enhance.ListFaces(os.Stdout, *engines)
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -21,10 +21,11 @@ var openAPIDoc []byte
 // by default (the Makefile's swagger step).
 const SwaggerUIInstall = "npm install --no-audit --no-fund --prefix third_party swagger-ui-dist@5.35.0"
 
-// GET /api/models
+// GET /api/models lists the manual's catalogue and, beside it, whether
+// face_enhance can be served (GFPGAN's weights are the user's to supply).
 func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 	models := s.enhancer.Models()
-	writeJSON(w, http.StatusOK, map[string]any{"total": len(models), "models": models})
+	writeJSON(w, http.StatusOK, map[string]any{"total": len(models), "models": models, "face_enhance": s.enhancer.FaceEnhance()})
 	return nil
 }
 

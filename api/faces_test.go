@@ -1,0 +1,82 @@
+package api_test
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"imageenhancer/face"
+)
+
+// gfpganFixture is the synthetic GFPGANv1Clean checkpoint with the official
+// key names (narrow channels: the real network, not a pretty face).
+const gfpganFixture = "../../shared/fixtures/gfpgan/weights/gfpgan_narrow.pth"
+
+// faceEngines is an engines directory of links to the real weights of
+// testModel and the face detector, plus, when gfpgan is set, the fixture
+// checkpoint as GFPGANv1.4.pth.
+func faceEngines(t *testing.T, gfpgan bool) string {
+	t.Helper()
+	src, err := filepath.Abs(enginesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	links := map[string]string{
+		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
+		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
+		face.WeightsDir:           filepath.Join(src, face.WeightsDir),
+	}
+	if gfpgan {
+		if links["GFPGANv1.4.pth"], err = filepath.Abs(gfpganFixture); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		if _, err := os.Stat(target); err != nil {
+			t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)
+		}
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestFaceEnhance(t *testing.T) {
+	// The astronaut's face, 96 pixels across, at scale 2.
+	crop := base64.StdEncoding.EncodeToString(encodePNG(t, photoCrop(t, "astronaut.png", 220, 120, 96)))
+	body := map[string]any{"image_base64": crop, "filename": "astronauta.png", "model_type": testModel, "scale": 2, "face_enhance": true}
+
+	t.Run("weights present", func(t *testing.T) {
+		e := newEnv(t, envOptions{enginesDir: faceEngines(t, true)})
+		fe := obj(t, e.do("GET", "/api/models", "", nil).want(t, 200).body, "face_enhance")
+		if fe["available"] != true || fe["weights_file"] != "GFPGANv1.4.pth" || fe["detector_installed"] != true {
+			t.Errorf("/api/models face_enhance %v", fe)
+		}
+		access, _ := e.user("miusuario")
+		im := obj(t, e.do("POST", "/api/images/enhance", access, body).want(t, 201).body, "image")
+		if im["face_enhance"] != true || num(t, im, "enhanced_width") != 192 || num(t, im, "enhanced_height") != 192 {
+			t.Errorf("image %v×%v face_enhance %v", im["enhanced_width"], im["enhanced_height"], im["face_enhance"])
+		}
+		got := obj(t, e.do("GET", "/api/images/"+str(t, im, "id"), access, nil).want(t, 200).body, "image")
+		if got["face_enhance"] != true || decodePNGBase64(t, str(t, got, "enhanced_base64")).Bounds().Dx() != 192 {
+			t.Errorf("stored image face_enhance %v", got["face_enhance"])
+		}
+	})
+
+	t.Run("weights absent", func(t *testing.T) {
+		e := newEnv(t, envOptions{enginesDir: faceEngines(t, false)})
+		fe := obj(t, e.do("GET", "/api/models", "", nil).want(t, 200).body, "face_enhance")
+		if fe["available"] != false || fe["weights_file"] != "GFPGANv1.4.pth" || fe["reason"] == nil {
+			t.Errorf("/api/models face_enhance %v", fe)
+		}
+		access, _ := e.user("miusuario")
+		e.do("POST", "/api/images/enhance", access, body).want(t, 400, "face_enhance", "GFPGANv1.4.pth")
+		// A refused request leaves no record.
+		if n := num(t, e.do("GET", "/api/images", access, nil).want(t, 200).body, "total"); n != 0 {
+			t.Errorf("%d images recorded", n)
+		}
+	})
+}
