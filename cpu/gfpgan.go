@@ -253,23 +253,20 @@ func buildGFPGAN(ctx *C.ie_ctx, n *graph.GFPGAN, cfg Config) (*gfpPlan, error) {
 	}
 	f, _ = b.conv(&n.FinalConv, n.FinalConv.Weight, n.FinalConv.Bias, f, false, nil, lrelu)
 	// FinalLinear reads the 4×4 features channel by channel; they are
-	// nhwc here, so permute its columns once.
-	fl := &n.FinalLinear
+	// nhwc here, which is a 1×1 image of 16·C channels in another order,
+	// so it runs as a 1×1 convolution with its columns permuted once.
+	fl := n.FinalLinear
 	c := n.FinalConv.Out
-	flw := make([]float32, len(fl.Weight))
+	fl.Weight = make([]float32, len(n.FinalLinear.Weight))
 	for o := 0; o < fl.Out; o++ {
 		for ch := 0; ch < c; ch++ {
 			for q := 0; q < 16; q++ {
-				flw[o*fl.In+q*c+ch] = fl.Weight[o*fl.In+ch*16+q]
+				fl.Weight[o*fl.In+q*c+ch] = n.FinalLinear.Weight[o*fl.In+ch*16+q]
 			}
 		}
 	}
-	lat := b.alloc(fl.Out * 4)
-	bottom := f
-	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
-		C.ie_linear(unsafeAt(flw), unsafeAt(fl.Bias), b.fp(bottom.off), C.int(fl.In), C.int(fl.Out), b.fp(lat))
-		return 0
-	})
+	latents, _ := b.conv(&fl, fl.Weight, fl.Bias, gfpTensor{f.off, fl.In, 1, 1}, true, nil)
+	lat := latents.off
 	scale := make([]gfpTensor, len(n.Up))
 	shift := make([]gfpTensor, len(n.Up))
 	for k := range n.Up {

@@ -185,6 +185,11 @@ func (m *Model) Impls(h, w int) ([]string, error) {
 				impls = append(impls, C.GoString(C.ie_conv_impl(st.conv)))
 			}
 		}
+		if p.gfp != nil {
+			for _, v := range p.gfp.convs {
+				impls = append(impls, C.GoString(C.ie_conv_impl(v)))
+			}
+		}
 		return nil
 	})
 	return impls, err

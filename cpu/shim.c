@@ -406,7 +406,8 @@ void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float n
 	}
 }
 
-void ie_linear(const float *w, const float *b, const float *x, int in, int out, float *y) {
+// linear is y = w·x + b (b may be NULL), w out×in.
+static void linear(const float *w, const float *b, const float *x, int in, int out, float *y) {
 	#pragma omp parallel for
 	for (int o = 0; o < out; o++) {
 		const float *r = w + (size_t)o * in;
@@ -418,7 +419,7 @@ void ie_linear(const float *w, const float *b, const float *x, int in, int out, 
 
 void ie_modulate(const float *w, int out, int in, int kk, const float *mw, const float *mb,
 		const float *latent, int nstyle, int demod, float gain, float *s, float *dst) {
-	ie_linear(mw, mb, latent, nstyle, in, s);
+	linear(mw, mb, latent, nstyle, in, s);
 	#pragma omp parallel for
 	for (int o = 0; o < out; o++) {
 		const float *r = w + (size_t)o * in * kk;

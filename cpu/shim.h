@@ -95,8 +95,6 @@ void ie_add(float *dst, const float *a, const float *b, size_t n);
 void ie_sft(float *x, int c, int c0, size_t px, const float *scale, const float *shift);
 // ie_noise_bias_lrelu is x = lrelu(x + nw·noise + bias), noise one value a pixel.
 void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float nw, const float *bias);
-// ie_linear is y = w·x + b (b may be NULL), w out×in.
-void ie_linear(const float *w, const float *b, const float *x, int in, int out, float *y);
 // ie_modulate writes a modulated convolution's weights to dst: s =
 // mw·latent + mb (in values, into s), W' = w·s per input channel,
 // demodulated per output channel when demod, times gain.
