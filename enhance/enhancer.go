@@ -386,12 +386,23 @@ func (e *Enhancer) loadKey(key string, load func() (*loaded, error)) (*loaded, e
 }
 
 // EnhanceFrames upscales video frames (8-bit RGB, all the same size) by scale
-// with model, batching them through the same semaphore as images. The
-// returned frames are new images of the scaled size, in order.
-func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, frames []*image.RGBA) ([]*image.RGBA, error) {
+// with model, batching them through the same semaphore as images. With
+// faces set, each frame's faces are restored and pasted back as Enhance
+// does with FaceEnhance. The returned frames are new images of the scaled
+// size, in order.
+func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, faces bool, frames []*image.RGBA) ([]*image.RGBA, error) {
 	entry, scale, err := e.resolve(model, scale, false)
 	if err != nil {
 		return nil, err
+	}
+	var (
+		det *face.Detector
+		gfp *loaded
+	)
+	if faces {
+		if det, gfp, err = e.faceStage(); err != nil {
+			return nil, err
+		}
 	}
 	if len(frames) == 0 {
 		return nil, nil
@@ -426,12 +437,28 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 			ins[i] = padReflect(&planes{c: 3, w: fw, h: fh, pix: fromImage(f).rgb}, l.multiple)
 			cols[i] = newPlanes(3, fw*s, fh*s)
 		}
+		// Faces are found outside the semaphore, as for images.
+		found := make([][]face.Face, n)
+		for i, f := range frames[:n] {
+			if det == nil {
+				break
+			}
+			if found[i], err = detectFaces(det, f); err != nil {
+				return nil, fmt.Errorf("face_enhance: detecting faces: %w", err)
+			}
+		}
+		group := frames[:n]
 		frames = frames[n:]
 		if err := e.gate.acquire(ctx, false); err != nil {
 			return nil, err
 		}
 		err := runTiles(ctx, l, ins, size, e.cfg.TilePad,
 			func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
+		for i := 0; err == nil && i < n; i++ {
+			if len(found[i]) > 0 {
+				cols[i], err = pasteFaces(ctx, group[i], cols[i], found[i], scale, gfp)
+			}
+		}
 		e.gate.release()
 		if err != nil {
 			return nil, err

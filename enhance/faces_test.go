@@ -228,3 +228,52 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// TestFaceEnhanceFrames checks that video frames get the face stage of
+// images: the same pixels as Enhance with FaceEnhance on each frame.
+func TestFaceEnhanceFrames(t *testing.T) {
+	const scale = 2
+	enh := newFaceEnhancer(t, faceEngines(t, true))
+	var ins [][]byte
+	var frames []*image.RGBA
+	for _, side := range []int{160, 160} {
+		b := astronautPNG(t, side)
+		ins = append(ins, b)
+		frames = append(frames, decodeRGBA(t, b))
+	}
+	// The second frame mirrored, so that the two differ.
+	f := frames[1]
+	m := image.NewRGBA(f.Rect)
+	for y := 0; y < f.Rect.Dy(); y++ {
+		for x := 0; x < f.Rect.Dx(); x++ {
+			copy(m.Pix[m.PixOffset(x, y):m.PixOffset(x, y)+4], f.Pix[f.PixOffset(f.Rect.Dx()-1-x, y):])
+		}
+	}
+	frames[1] = m
+	var b bytes.Buffer
+	png.Encode(&b, m)
+	ins[1] = b.Bytes()
+
+	ctx := context.Background()
+	out, err := enh.EnhanceFrames(ctx, "general_v3", scale, true, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := enh.EnhanceFrames(ctx, "general_v3", scale, false, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range ins {
+		res, err := enh.Enhance(ctx, enhance.Request{Image: in, Model: "general_v3", Scale: scale, FaceEnhance: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := decodeRGBA(t, res.PNG)
+		if !bytes.Equal(out[i].Pix, want.Pix) {
+			t.Errorf("frame %d: face-enhanced frame differs from the face-enhanced image", i)
+		}
+		if bytes.Equal(out[i].Pix, plain[i].Pix) {
+			t.Errorf("frame %d: no face restored", i)
+		}
+	}
+}

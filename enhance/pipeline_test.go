@@ -475,7 +475,7 @@ func TestEnhanceFrames(t *testing.T) {
 	}
 	e := newFake(t, Config{TileSize: 4, TilePad: 2})
 	for _, scale := range []int{4, 2} {
-		out, err := e.EnhanceFrames(context.Background(), "general_v3", scale, frames)
+		out, err := e.EnhanceFrames(context.Background(), "general_v3", scale, false, frames)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +491,7 @@ func TestEnhanceFrames(t *testing.T) {
 			}
 		}
 	}
-	if _, err := e.EnhanceFrames(context.Background(), "general_x4", 4, frames); !errors.Is(err, ErrModelNotInstalled) {
+	if _, err := e.EnhanceFrames(context.Background(), "general_x4", 4, false, frames); !errors.Is(err, ErrModelNotInstalled) {
 		t.Errorf("uninstalled model: %v", err)
 	}
 }

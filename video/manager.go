@@ -22,8 +22,9 @@ import (
 // table in the API maps both packages' errors to status codes.
 var (
 	// ErrInvalidInput: a bad filename, an empty, damaged or non-video file,
-	// a limit on duration, frames or output size exceeded, face enhancement
-	// asked for. The message names the field.
+	// a limit on duration, frames or output size exceeded. The message
+	// names the field. (face_enhance that cannot be served is
+	// enhance.ErrFaceUnavailable.)
 	ErrInvalidInput = enhance.ErrInvalidInput
 	// ErrTooLarge: the file is over MaxInputBytes.
 	ErrTooLarge = enhance.ErrTooLarge
@@ -98,8 +99,9 @@ type Manager struct {
 // enhancer is what Manager uses of *enhance.Enhancer.
 type enhancer interface {
 	Check(model string, scale int) error
+	CheckFaces() error
 	Models() []enhance.ModelInfo
-	EnhanceFrames(ctx context.Context, model string, scale int, frames []*image.RGBA) ([]*image.RGBA, error)
+	EnhanceFrames(ctx context.Context, model string, scale int, faces bool, frames []*image.RGBA) ([]*image.RGBA, error)
 	RuntimeName() string
 }
 
@@ -187,9 +189,13 @@ func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) 
 		return nil, fmt.Errorf("video_base64: %w: the video is empty", ErrInvalidInput)
 	case m.cfg.MaxInputBytes > 0 && int64(len(req.Data)) > m.cfg.MaxInputBytes:
 		return nil, fmt.Errorf("video_base64: %w: %d bytes, the limit is %d", ErrTooLarge, len(req.Data), m.cfg.MaxInputBytes)
-	case req.FaceEnhance:
-		// Until the face stage handles video, refuse rather than ignore it.
-		return nil, fmt.Errorf("face_enhance: %w: face enhancement is not available for videos (%w)", ErrInvalidInput, enhance.ErrFaceUnavailable)
+	}
+	if req.FaceEnhance {
+		// Refused now rather than failing the job later: the error names
+		// the GFPGAN weights to install.
+		if err := m.enh.CheckFaces(); err != nil {
+			return nil, err
+		}
 	}
 	model, scale, err := m.resolve(req.ModelType, req.Scale)
 	if err != nil {
@@ -215,6 +221,7 @@ func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) 
 		Description:      req.Description,
 		ModelType:        model,
 		Scale:            scale,
+		FaceEnhance:      req.FaceEnhance,
 		DurationSeconds:  in.Duration.Seconds(),
 		FPS:              in.FPS,
 		FrameCount:       in.FrameCount,
@@ -425,7 +432,7 @@ func (m *Manager) run(ctx context.Context, q queued) {
 		m.st.UpdateVideoProgress(ctx, v.ID, done)
 	}
 	up := func(ctx context.Context, frames []*image.RGBA) ([]*image.RGBA, error) {
-		return m.enh.EnhanceFrames(ctx, v.ModelType, v.Scale, frames)
+		return m.enh.EnhanceFrames(ctx, v.ModelType, v.Scale, v.FaceEnhance, frames)
 	}
 	stats, err := Process(ctx, v.OriginalPath, part, up,
 		Options{Scale: v.Scale, Encoder: m.cfg.Encoder, Batch: m.cfg.Batch, Progress: progress})

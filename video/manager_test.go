@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -44,7 +45,12 @@ func (e *resizeEnhancer) Models() []enhance.ModelInfo {
 	return out
 }
 
-func (e *resizeEnhancer) EnhanceFrames(ctx context.Context, model string, scale int, frames []*image.RGBA) ([]*image.RGBA, error) {
+// CheckFaces answers as the real package does without GFPGAN's weights.
+func (e *resizeEnhancer) CheckFaces() error {
+	return fmt.Errorf("face_enhance: %w: put GFPGANv1.4.pth in the engines directory", enhance.ErrFaceUnavailable)
+}
+
+func (e *resizeEnhancer) EnhanceFrames(ctx context.Context, model string, scale int, faces bool, frames []*image.RGBA) ([]*image.RGBA, error) {
 	e.batches.Add(1)
 	select {
 	case <-time.After(e.delay):
@@ -135,7 +141,7 @@ func TestSubmitRefuses(t *testing.T) {
 		{"not a video extension", SubmitRequest{Data: avi, Filename: "movie.txt"}, ErrInvalidInput, "filename"},
 		{"empty", SubmitRequest{Filename: "a.mp4"}, ErrInvalidInput, "video_base64"},
 		{"too many bytes", SubmitRequest{Data: make([]byte, 2<<20+1), Filename: "a.mp4"}, ErrTooLarge, "video_base64"},
-		{"face", SubmitRequest{Data: avi[:1000], Filename: "a.avi", FaceEnhance: true}, ErrInvalidInput, "face_enhance"},
+		{"face", SubmitRequest{Data: avi[:1000], Filename: "a.avi", FaceEnhance: true}, enhance.ErrFaceUnavailable, "face_enhance"},
 		{"unknown model", SubmitRequest{Data: avi[:1000], Filename: "a.avi", ModelType: "nope"}, nil, "model_type"},
 		{"scale 5", SubmitRequest{Data: avi[:1000], Filename: "a.avi", ModelType: "anime_video", Scale: 5}, nil, "scale"},
 		{"too long", SubmitRequest{Data: read(t, "3gp.3gp"), Filename: "a.3gp", ModelType: "anime_video", Scale: 1}, ErrInvalidInput, "video_base64"},

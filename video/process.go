@@ -12,7 +12,7 @@ import (
 
 // EnhanceFunc upscales a batch of frames, all the same size, and returns new
 // frames of the scaled size in the same order. In the service it is
-// enhance.Enhancer.EnhanceFrames with the job's model and scale.
+// enhance.Enhancer.EnhanceFrames with the job's model, scale and face_enhance.
 type EnhanceFunc func(ctx context.Context, frames []*image.RGBA) ([]*image.RGBA, error)
 
 // Options tune Process.

@@ -82,7 +82,7 @@ func TestRealPipeline(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), "enhanced.mkv")
 			up := func(ctx context.Context, frames []*image.RGBA) ([]*image.RGBA, error) {
-				return enh.EnhanceFrames(ctx, "anime_video", c.scale, frames)
+				return enh.EnhanceFrames(ctx, "anime_video", c.scale, false, frames)
 			}
 			st, err := Process(context.Background(), src, out, up, Options{Scale: c.scale})
 			if err != nil {
@@ -115,7 +115,7 @@ func BenchmarkProcess(b *testing.B) {
 	} else {
 		enh := realEnhancer(b)
 		up = func(ctx context.Context, frames []*image.RGBA) ([]*image.RGBA, error) {
-			return enh.EnhanceFrames(ctx, model, scale, frames)
+			return enh.EnhanceFrames(ctx, model, scale, false, frames)
 		}
 		// Load the model outside the measurement.
 		if _, err := up(context.Background(), []*image.RGBA{image.NewRGBA(image.Rect(0, 0, 16, 16))}); err != nil {
