@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"imageenhancer/face"
 )
@@ -14,7 +15,7 @@ import (
 const gfpganFixture = "../../shared/fixtures/gfpgan/weights/gfpgan_narrow.pth"
 
 // faceEngines is an engines directory of links to the real weights of
-// testModel and the face detector, plus, when gfpgan is set, the fixture
+// testModel, anime_video and the face detector, plus, when gfpgan is set, the fixture
 // checkpoint as GFPGANv1.4.pth.
 func faceEngines(t *testing.T, gfpgan bool) string {
 	t.Helper()
@@ -26,7 +27,10 @@ func faceEngines(t *testing.T, gfpgan bool) string {
 	links := map[string]string{
 		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
 		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
-		face.WeightsDir:           filepath.Join(src, face.WeightsDir),
+		// anime_video, for the video test.
+		"realesr-animevideov3-x4.param": filepath.Join(src, "realesr-animevideov3-x4.param"),
+		"realesr-animevideov3-x4.bin":   filepath.Join(src, "realesr-animevideov3-x4.bin"),
+		face.WeightsDir:                 filepath.Join(src, face.WeightsDir),
 	}
 	if gfpgan {
 		if links["GFPGANv1.4.pth"], err = filepath.Abs(gfpganFixture); err != nil {
@@ -79,4 +83,38 @@ func TestFaceEnhance(t *testing.T) {
 			t.Errorf("%d images recorded", n)
 		}
 	})
+}
+
+// TestVideoFaceEnhance follows a face_enhance job on a real clip with faces
+// (kphotoalbum's demo movie) to its MKV.
+func TestVideoFaceEnhance(t *testing.T) {
+	clip := base64.StdEncoding.EncodeToString(testClip(t))
+	body := map[string]any{"video_base64": clip, "filename": "caras.avi", "model_type": "anime_video", "scale": 2, "face_enhance": true}
+
+	e := newEnv(t, envOptions{enginesDir: faceEngines(t, false)})
+	access, _ := e.user("miusuario")
+	e.do("POST", "/api/videos/enhance", access, body).want(t, 400, "face_enhance", "GFPGANv1.4.pth")
+
+	e = newEnv(t, envOptions{enginesDir: faceEngines(t, true)})
+	access, _ = e.user("miusuario")
+	v := obj(t, e.do("POST", "/api/videos/enhance", access, body).want(t, 202).body, "video")
+	if v["face_enhance"] != true {
+		t.Errorf("accepted video face_enhance %v", v["face_enhance"])
+	}
+	id := str(t, v, "id")
+	start := time.Now()
+	for str(t, v, "status") != "completed" {
+		if str(t, v, "status") == "error" {
+			t.Fatalf("job failed: %v", v["error_message"])
+		}
+		if time.Since(start) > 10*time.Minute {
+			t.Fatalf("job not done in time: %v", v)
+		}
+		time.Sleep(300 * time.Millisecond)
+		v = obj(t, e.do("GET", "/api/videos/"+id, access, nil).want(t, 200).body, "video")
+	}
+	t.Logf("68 frames 160×120 ×2 with faces: %v", time.Since(start).Round(100*time.Millisecond))
+	if v["face_enhance"] != true || num(t, v, "frames_processed") != 68 || num(t, v, "enhanced_width") != 320 {
+		t.Errorf("completed video %v", v)
+	}
 }
