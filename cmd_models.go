@@ -49,6 +49,8 @@ func runModels(args []string) error {
 		return err
 	}
 	fmt.Println("face detector weights (MTCNN): installed")
+	// GFPGAN's weights are the user's to supply; say which file.
+	enhance.ListFaces(os.Stdout, *engines)
 	return nil
 }
 

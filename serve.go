@@ -128,6 +128,9 @@ func serve() error {
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", "addr", cfg.Addr, "database", dbName, "runtime", enh.RuntimeName(),
 		"data_dir", cfg.DataDir, "engines_dir", cfg.EnginesDir)
+	if fe := enh.FaceEnhance(); !fe.Available {
+		log.Info("face_enhance unavailable: requests asking for it get a 400", "reason", fe.Reason)
+	}
 
 	select {
 	case err := <-errc:

@@ -1,7 +1,9 @@
 // Package enhance is the image pipeline of the service: decode, tile, run a
-// Real-ESRGAN network, stitch, resize, encode. It also holds the model
-// catalogue, the weights installer (`models fetch`) and Forward, the bare
-// network run that every runtime is checked with.
+// Real-ESRGAN network, stitch, restore faces (face_enhance: package face
+// finds, aligns and pastes them, GFPGAN restores them on the runtime),
+// resize, encode. It also holds the model catalogue, the weights installer
+// (`models fetch`) and Forward, the bare network run that every runtime is
+// checked with.
 //
 // It deliberately does no arithmetic of the networks themselves: a Runtime
 // (package cpu or gpu) runs one tensor of a known shape; tiling, padding,

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -275,5 +276,56 @@ func TestFaceEnhanceFrames(t *testing.T) {
 		if bytes.Equal(out[i].Pix, plain[i].Pix) {
 			t.Errorf("frame %d: no face restored", i)
 		}
+	}
+}
+
+// TestFaceEnhanceKinds: the output keeps the input's kind with faces too
+// (gray stays gray, 16 bits stay 16 bits, alpha is kept).
+func TestFaceEnhanceKinds(t *testing.T) {
+	const side = 128
+	enh := newFaceEnhancer(t, faceEngines(t, true))
+	src := decodeRGBA(t, astronautPNG(t, side))
+	gray := image.NewGray(src.Rect)
+	deep := image.NewRGBA64(src.Rect)
+	alpha := image.NewNRGBA(src.Rect)
+	draw.Draw(gray, gray.Rect, src, image.Point{}, draw.Src)
+	draw.Draw(deep, deep.Rect, src, image.Point{}, draw.Src)
+	draw.Draw(alpha, alpha.Rect, src, image.Point{}, draw.Src)
+	for i := 3; i < len(alpha.Pix); i += 4 * 7 {
+		alpha.Pix[i] = 128
+	}
+	det, err := face.NewDetector(enginesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := det.Detect(src); err != nil || len(fs) != 1 {
+		t.Fatalf("%d faces at %d² (%v), want the astronaut's", len(fs), side, err)
+	}
+	for _, c := range []struct {
+		name string
+		in   image.Image
+		want string
+	}{
+		{"gray", gray, "*image.Gray"},
+		{"16-bit", deep, "*image.RGBA64"},
+		{"alpha", alpha, "*image.NRGBA"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := png.Encode(&b, c.in); err != nil {
+				t.Fatal(err)
+			}
+			res, err := enh.Enhance(context.Background(), enhance.Request{Image: b.Bytes(), Model: "general_v3", Scale: 2, FaceEnhance: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := png.Decode(bytes.NewReader(res.PNG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%T", m); got != c.want || m.Bounds().Dx() != 2*side {
+				t.Errorf("output %s %v, want %s %d²", got, m.Bounds().Size(), c.want, 2*side)
+			}
+		})
 	}
 }
