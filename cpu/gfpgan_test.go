@@ -243,8 +243,46 @@ func BenchmarkGFPGAN(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/face")
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(sec*1e3, "ms/face")
+				b.ReportMetric(gfpganFLOPs(nt.net)/sec/1e9, "GFLOP/s")
 			})
 		}
 	}
+}
+
+// gfpganFLOPs counts 2 per multiply-add of every convolution and linear
+// layer of one face (the modulations and element-wise steps are left out).
+func gfpganFLOPs(n *graph.GFPGAN) float64 {
+	var f float64
+	conv := func(c *graph.Conv, side int) { f += 2 * float64(c.Out*c.In*c.K*c.K) * float64(side*side) }
+	side := n.Size
+	conv(&n.First, side)
+	for _, b := range n.Down {
+		conv(&b.Conv1, side)
+		side /= 2
+		conv(&b.Conv2, side)
+		conv(&b.Skip, side)
+	}
+	conv(&n.FinalConv, side)
+	conv(&n.FinalLinear, 1)
+	for k, b := range n.Up {
+		conv(&b.Conv1, side)
+		side *= 2
+		conv(&b.Conv2, side)
+		conv(&b.Skip, side)
+		for _, c := range []*graph.SFTCondition{&n.CondScale[k], &n.CondShift[k]} {
+			conv(&c.Conv1, side)
+			conv(&c.Conv2, side)
+		}
+	}
+	conv(&n.StyleConv1.Conv, 4)
+	conv(&n.ToRGB1.Conv, 4)
+	for k := range n.ToRGBs {
+		side := 8 << k
+		conv(&n.StyleConvs[2*k].Conv, side)
+		conv(&n.StyleConvs[2*k+1].Conv, side)
+		conv(&n.ToRGBs[k].Conv, side)
+	}
+	return f
 }
