@@ -26,6 +26,7 @@ func runEnhance(args []string) error {
 	tilePad := fs.Int("pad", cliEnvInt("TILE_PAD", 10), "context pixels around each tile (TILE_PAD)")
 	width := fs.Int("width", 0, "output width (alone: aspect kept)")
 	height := fs.Int("height", 0, "output height (alone: aspect kept)")
+	faces := fs.Bool("face", false, "restore faces with GFPGAN (face_enhance; needs GFPGANv1.4.pth in the engines directory)")
 	device := fs.String("device", "cpu", "runtime: cpu or gpu")
 	bf16 := fs.Bool("bf16", false, "CPU runtime: bf16 convolutions (faster with AMX, not exact)")
 	engines := fs.String("engines", defaultEnginesDir(), "engines directory (ENGINES_DIR)")
@@ -42,7 +43,7 @@ func runEnhance(args []string) error {
 		args = fs.Args()[1:]
 	}
 	if len(files) != 2 || (*model != "" && *weights != "") {
-		return fmt.Errorf("usage: enhance -model ID | -weights PATH [-scale N] [-tile N] [-pad N] [-width W] [-height H] [-device cpu|gpu] [-engines DIR] in out")
+		return fmt.Errorf("usage: enhance -model ID | -weights PATH [-scale N] [-tile N] [-pad N] [-width W] [-height H] [-face] [-device cpu|gpu] [-engines DIR] in out")
 	}
 	in, err := os.ReadFile(files[0])
 	if err != nil {
@@ -79,7 +80,7 @@ func runEnhance(args []string) error {
 	defer stop()
 	res, err := enh.Enhance(ctx, enhance.Request{
 		Image: in, Model: *model, Weights: *weights, Scale: *scale,
-		OutputWidth: *width, OutputHeight: *height, Progress: progress,
+		OutputWidth: *width, OutputHeight: *height, FaceEnhance: *faces, Progress: progress,
 	})
 	if bar != nil {
 		bar.Finish()

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"errors"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/image/draw"
+
+	"imageenhancer/enhance"
 )
 
 // TestEnhanceCommand upscales a fixture with general_v3 (installed by
@@ -43,5 +50,53 @@ func TestEnhanceCommand(t *testing.T) {
 		if err := runEnhance(args); err == nil {
 			t.Errorf("enhance %q: no error", args)
 		}
+	}
+}
+
+// TestEnhanceCommandFace: -face is face_enhance, refused naming the GFPGAN
+// file without it and run with the fixture checkpoint linked in as
+// GFPGANv1.4.pth.
+func TestEnhanceCommandFace(t *testing.T) {
+	// skimage's astronaut at 160², to keep it quick.
+	src, err := os.Open("/usr/lib/python3/dist-packages/skimage/data/astronaut.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := png.Decode(src)
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := image.NewRGBA(image.Rect(0, 0, 160, 160))
+	draw.CatmullRom.Scale(small, small.Rect, full, full.Bounds(), draw.Src, nil)
+	in := filepath.Join(t.TempDir(), "astronaut.png")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png.Encode(f, small)
+	f.Close()
+	out := filepath.Join(t.TempDir(), "out.png")
+	engines := t.TempDir()
+	for name, target := range map[string]string{
+		"realesrgan-x4fast.param": "engines/realesrgan-x4fast.param",
+		"realesrgan-x4fast.bin":   "engines/realesrgan-x4fast.bin",
+		"mtcnn":                   "engines/mtcnn",
+	} {
+		abs, _ := filepath.Abs(target)
+		if err := os.Symlink(abs, filepath.Join(engines, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"-model", "general_v3", "-scale", "2", "-face", "-engines", engines, in, out}
+	if err := runEnhance(args); !errors.Is(err, enhance.ErrFaceUnavailable) || !strings.Contains(err.Error(), "GFPGANv1.4.pth") {
+		t.Fatalf("enhance -face without GFPGAN: %v, want ErrFaceUnavailable naming GFPGANv1.4.pth", err)
+	}
+	abs, _ := filepath.Abs("../shared/fixtures/gfpgan/weights/gfpgan_narrow.pth")
+	if err := os.Symlink(abs, filepath.Join(engines, "GFPGANv1.4.pth")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runEnhance(args); err != nil {
+		t.Fatalf("enhance -face: %v", err)
 	}
 }

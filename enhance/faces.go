@@ -48,7 +48,9 @@ const gfpganKey = "face:gfpgan"
 type FaceInfo struct {
 	// Available says face_enhance can be served now: the GFPGAN weights
 	// and the detector are installed and the runtime has not refused
-	// GFPGAN.
+	// GFPGAN. The runtime is asked on the first face_enhance request
+	// (GFPGAN loads lazily, like the other models); the GPU runtime
+	// refuses it today, and from then on this says so.
 	Available bool `json:"available"`
 	// WeightsFile is the GFPGAN file in use, or the one to supply.
 	WeightsFile      string `json:"weights_file"`
