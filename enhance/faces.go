@@ -249,25 +249,31 @@ func pasteFaces(ctx context.Context, src *image.RGBA, col *planes, fs []face.Fac
 	// Where a face changed the 8-bit background, take the face; elsewhere
 	// keep col's values, which may hold more than 8 bits.
 	n := w * h
-	rows(h, func(y int) {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			p := out.Pix[y*out.Stride+4*x:]
-			switch b := bg.(type) {
-			case *image.RGBA:
-				q := b.Pix[y*b.Stride+4*x:]
+	switch b := bg.(type) {
+	case *image.RGBA:
+		rows(h, func(y int) {
+			for x := 0; x < w; x++ {
+				p, q := out.Pix[y*out.Stride+4*x:], b.Pix[y*b.Stride+4*x:]
 				if p[0] != q[0] || p[1] != q[1] || p[2] != q[2] {
+					i := y*w + x
 					col.pix[i], col.pix[n+i], col.pix[2*n+i] = float32(p[0])/255, float32(p[1])/255, float32(p[2])/255
 				}
-			case *image.Gray:
-				// A gray picture stays gray: the restored face's luma
-				// (ITU-R BT.601, as image/color's GrayModel).
+			}
+		})
+	case *image.Gray:
+		// A gray picture stays gray: the restored face's luma (ITU-R
+		// BT.601, as image/color's GrayModel).
+		rows(h, func(y int) {
+			for x := 0; x < w; x++ {
+				p := out.Pix[y*out.Stride+4*x:]
 				if p[0] != b.Pix[y*b.Stride+x] || p[1] != p[0] || p[2] != p[0] {
-					col.pix[i] = (0.299*float32(p[0]) + 0.587*float32(p[1]) + 0.114*float32(p[2])) / 255
+					col.pix[y*w+x] = (0.299*float32(p[0]) + 0.587*float32(p[1]) + 0.114*float32(p[2])) / 255
 				}
 			}
-		}
-	})
+		})
+	default:
+		return nil, fmt.Errorf("face_enhance: background of type %T", bg)
+	}
 	return col, nil
 }
 
