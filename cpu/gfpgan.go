@@ -50,8 +50,12 @@ func (p *gfpPlan) run(ctx context.Context, c *C.ie_ctx, in, out []float32) error
 	return nil
 }
 
-// gfpTensor is an nhwc f32 tensor at byte offset off of the arena.
-type gfpTensor struct{ off, c, h, w int }
+// gfpTensor is an nhwc tensor at byte offset off of the arena, f32 unless
+// bf (a bf16 convolution's input, written so by its producer).
+type gfpTensor struct {
+	off, c, h, w int
+	bf           bool
+}
 
 func (t gfpTensor) px() int { return t.h * t.w }
 
@@ -76,7 +80,7 @@ func (b *gfpBuilder) alloc(bytes int) int {
 }
 
 func (b *gfpBuilder) tensor(c, h, w int) gfpTensor {
-	return gfpTensor{b.alloc(c * h * w * 4), c, h, w}
+	return gfpTensor{off: b.alloc(c * h * w * 4), c: c, h: h, w: w}
 }
 
 // ptr is the address of off, valid once the arena is allocated.
@@ -123,7 +127,12 @@ func (b *gfpBuilder) conv(cv *graph.Conv, w, bias []float32, x gfpTensor, f32 bo
 	}
 	b.p.convs = append(b.p.convs, v)
 	n := x.c * x.px()
-	if bf {
+	if x.bf && !bf {
+		b.err = fmt.Errorf("cpu: internal error: a bf16 tensor into an fp32 convolution")
+		return y, nil
+	}
+	convert := bf && !x.bf
+	if convert {
 		b.scratchB = max(b.scratchB, n*2)
 	}
 	var s1 int = -1
@@ -132,7 +141,7 @@ func (b *gfpBuilder) conv(cv *graph.Conv, w, bias []float32, x gfpTensor, f32 bo
 	}
 	b.step(func(c *C.ie_ctx, _, _ []float32) C.int {
 		src := b.ptr(x.off)
-		if bf {
+		if convert {
 			C.ie_to_bf16((*C.float)(src), b.ptr(b.scratch), C.size_t(n))
 			src = b.ptr(b.scratch)
 		}
@@ -148,11 +157,12 @@ func (b *gfpBuilder) conv(cv *graph.Conv, w, bias []float32, x gfpTensor, f32 bo
 // modConv adds a modulated convolution reading style vector m.Latent of
 // the latents at lat; gain multiplies the weights.
 func (b *gfpBuilder) modConv(m *graph.ModulatedConv, x gfpTensor, lat int, nstyle int, gain float32, bias []float32, src1 *gfpTensor, posts ...post) gfpTensor {
-	if m.Upsample {
-		x = b.up2(x)
-	}
 	cv := &m.Conv
-	y, v := b.conv(cv, nil, bias, x, cv.Out == 3, src1, posts...)
+	f32 := cv.Out == 3 // the RGB heads stay fp32
+	if m.Upsample {
+		x = b.up2to(x, b.bf16 && !f32)
+	}
+	y, v := b.conv(cv, nil, bias, x, f32, src1, posts...)
 	if b.err != nil {
 		return y
 	}
@@ -175,10 +185,17 @@ func (b *gfpBuilder) modConv(m *graph.ModulatedConv, x gfpTensor, lat int, nstyl
 	return y
 }
 
-func (b *gfpBuilder) up2(x gfpTensor) gfpTensor {
+func (b *gfpBuilder) up2(x gfpTensor) gfpTensor { return b.up2to(x, false) }
+
+// up2to is up2, writing bf16 when bf.
+func (b *gfpBuilder) up2to(x gfpTensor, bf bool) gfpTensor {
 	y := b.tensor(x.c, 2*x.h, 2*x.w)
+	dt := C.int(C.IE_F32)
+	if bf {
+		y.bf, dt = true, C.IE_BF16
+	}
 	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
-		C.ie_up2_bilinear(b.fp(x.off), b.fp(y.off), C.int(x.c), C.int(x.h), C.int(x.w))
+		C.ie_up2_bilinear(b.fp(x.off), b.ptr(y.off), C.int(x.c), C.int(x.h), C.int(x.w), dt)
 		return 0
 	})
 	return y
@@ -215,14 +232,33 @@ func (b *gfpBuilder) cond(c *graph.SFTCondition, x gfpTensor) gfpTensor {
 	return y
 }
 
-// styleConv is lrelu(√2·ModulatedConv(x) + NoiseWeight·Noise + Bias).
-func (b *gfpBuilder) styleConv(s *graph.StyleConv, x gfpTensor, lat, nstyle int) gfpTensor {
+// styleConv is lrelu(√2·ModulatedConv(x) + NoiseWeight·Noise + Bias),
+// followed by the SFT when sft is not nil (scale, shift). toConv says its
+// only reader is a convolution: in bf16 it is then written as bf16.
+func (b *gfpBuilder) styleConv(s *graph.StyleConv, x gfpTensor, lat, nstyle int, sft *[2]gfpTensor, sftHalf, toConv bool) gfpTensor {
 	y := b.modConv(&s.ModulatedConv, x, lat, nstyle, math.Sqrt2, nil, nil)
+	out, dt := y, C.int(C.IE_F32)
+	if toConv && b.bf16 {
+		out = gfpTensor{b.alloc(y.c * y.px() * 2), y.c, y.h, y.w, true}
+		dt = C.IE_BF16
+	}
+	c0, sc, sh := 0, -1, -1
+	if sft != nil {
+		sc, sh = sft[0].off, sft[1].off
+		if sftHalf {
+			c0 = y.c / 2
+		}
+	}
 	b.step(func(*C.ie_ctx, []float32, []float32) C.int {
-		C.ie_noise_bias_lrelu(b.fp(y.off), C.int(y.c), C.size_t(y.px()), unsafeAt(s.Noise), C.float(s.NoiseWeight), unsafeAt(s.Bias))
+		var scale, shift *C.float
+		if sc >= 0 {
+			scale, shift = b.fp(sc), b.fp(sh)
+		}
+		C.ie_style_act(b.fp(y.off), C.int(y.c), C.size_t(y.px()), unsafeAt(s.Noise), C.float(s.NoiseWeight), unsafeAt(s.Bias),
+			C.int(c0), scale, shift, b.ptr(out.off), dt)
 		return 0
 	})
-	return y
+	return out
 }
 
 // toRGB is ModulatedConv(x) + Bias (+ up2(prev)).
@@ -265,7 +301,7 @@ func buildGFPGAN(ctx *C.ie_ctx, n *graph.GFPGAN, cfg Config) (*gfpPlan, error) {
 			}
 		}
 	}
-	latents, _ := b.conv(&fl, fl.Weight, fl.Bias, gfpTensor{f.off, fl.In, 1, 1}, true, nil)
+	latents, _ := b.conv(&fl, fl.Weight, fl.Bias, gfpTensor{off: f.off, c: fl.In, h: 1, w: 1}, true, nil)
 	lat := latents.off
 	scale := make([]gfpTensor, len(n.Up))
 	shift := make([]gfpTensor, len(n.Up))
@@ -296,20 +332,11 @@ func buildGFPGAN(ctx *C.ie_ctx, n *graph.GFPGAN, cfg Config) (*gfpPlan, error) {
 		C.ie_copy(b.ptr(o0.off), unsafe.Pointer(&constant[0]), C.size_t(len(constant)*4))
 		return 0
 	})
-	o = b.styleConv(&n.StyleConv1, o, lat, ns)
+	o = b.styleConv(&n.StyleConv1, o, lat, ns, nil, false, false)
 	rgb := b.toRGB(&n.ToRGB1, o, nil, lat, ns)
 	for k := range n.ToRGBs {
-		o = b.styleConv(&n.StyleConvs[2*k], o, lat, ns)
-		c0 := 0
-		if n.SFTHalf {
-			c0 = o.c / 2
-		}
-		oo, sc, sh := o, scale[k], shift[k]
-		b.step(func(*C.ie_ctx, []float32, []float32) C.int {
-			C.ie_sft(b.fp(oo.off), C.int(oo.c), C.int(c0), C.size_t(oo.px()), b.fp(sc.off), b.fp(sh.off))
-			return 0
-		})
-		o = b.styleConv(&n.StyleConvs[2*k+1], o, lat, ns)
+		o = b.styleConv(&n.StyleConvs[2*k], o, lat, ns, &[2]gfpTensor{scale[k], shift[k]}, n.SFTHalf, true)
+		o = b.styleConv(&n.StyleConvs[2*k+1], o, lat, ns, nil, false, false)
 		prev := rgb
 		rgb = b.toRGB(&n.ToRGBs[k], o, &prev, lat, ns)
 	}

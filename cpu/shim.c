@@ -346,7 +346,7 @@ void ie_gfp_unpack(const float *src, size_t px, float *out) {
 		for (int c = 0; c < 3; c++) out[c * px + i] = src[i * 3 + c];
 }
 
-void ie_up2_bilinear(const float *src, float *dst, int c, int h, int w) {
+void ie_up2_bilinear(const float *src, void *dst, int c, int h, int w, int dt) {
 	#pragma omp parallel for
 	for (int y = 0; y < 2 * h; y++) {
 		// src = (dst+0.5)/2 - 0.5, clamped at 0; the next one clamped at the edge.
@@ -361,9 +361,16 @@ void ie_up2_bilinear(const float *src, float *dst, int c, int h, int w) {
 			float lx = sx - x0;
 			const float *a = src + ((size_t)y0 * w + x0) * c, *b = src + ((size_t)y0 * w + x1) * c;
 			const float *e = src + ((size_t)y1 * w + x0) * c, *f = src + ((size_t)y1 * w + x1) * c;
-			float *d = dst + ((size_t)y * 2 * w + x) * c;
-			for (int i = 0; i < c; i++)
-				d[i] = (1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * e[i] + lx * f[i]);
+			size_t o = ((size_t)y * 2 * w + x) * c;
+			if (dt == IE_BF16) {
+				uint16_t *d = (uint16_t *)dst + o;
+				for (int i = 0; i < c; i++)
+					d[i] = to_bf16((1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * e[i] + lx * f[i]));
+			} else {
+				float *d = (float *)dst + o;
+				for (int i = 0; i < c; i++)
+					d[i] = (1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * e[i] + lx * f[i]);
+			}
 		}
 	}
 }
@@ -385,23 +392,27 @@ void ie_add(float *dst, const float *a, const float *b, size_t n) {
 	for (size_t i = 0; i < n; i++) dst[i] = a[i] + b[i];
 }
 
-void ie_sft(float *x, int c, int c0, size_t px, const float *scale, const float *shift) {
+void ie_style_act(float *x, int c, size_t px, const float *noise, float nw, const float *bias,
+		int c0, const float *scale, const float *shift, void *out, int dt) {
 	int cs = c - c0;
 	#pragma omp parallel for
 	for (size_t i = 0; i < px; i++) {
-		float *p = x + i * c + c0;
-		const float *s = scale + i * cs, *t = shift + i * cs;
-		for (int j = 0; j < cs; j++) p[j] = p[j] * s[j] + t[j];
-	}
-}
-
-void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float nw, const float *bias) {
-	#pragma omp parallel for
-	for (size_t i = 0; i < px; i++) {
 		float *p = x + i * c, n = nw * noise[i];
+		float v[c];
 		for (int j = 0; j < c; j++) {
-			float v = p[j] + n + bias[j];
-			p[j] = v < 0 ? 0.2f * v : v;
+			float t = p[j] + n + bias[j];
+			v[j] = t < 0 ? 0.2f * t : t;
+		}
+		if (scale) {
+			const float *s = scale + i * cs, *t = shift + i * cs;
+			for (int j = 0; j < cs; j++) v[c0 + j] = v[c0 + j] * s[j] + t[j];
+		}
+		if (dt == IE_BF16) {
+			uint16_t *d = (uint16_t *)out + i * c;
+			for (int j = 0; j < c; j++) d[j] = to_bf16(v[j]);
+		} else {
+			float *d = (float *)out + i * c;
+			for (int j = 0; j < c; j++) d[j] = v[j];
 		}
 	}
 }

@@ -85,16 +85,19 @@ void ie_copy(void *dst, const void *src, size_t bytes);
 void ie_gfp_pack(const float *in, size_t px, float *dst);
 // ie_gfp_unpack writes a 3-channel nhwc tensor as NCHW.
 void ie_gfp_unpack(const float *src, size_t px, float *out);
-// ie_up2_bilinear is bilinear 2× upsampling (align_corners false).
-void ie_up2_bilinear(const float *src, float *dst, int c, int h, int w);
+// ie_up2_bilinear is bilinear 2× upsampling (align_corners false); dst is
+// of type dt, for a convolution that reads it directly.
+void ie_up2_bilinear(const float *src, void *dst, int c, int h, int w, int dt);
 // ie_down2_mean is bilinear ½ downsampling: the mean of each 2×2 cell.
 void ie_down2_mean(const float *src, float *dst, int c, int h, int w);
 // ie_add is dst = a + b over n values.
 void ie_add(float *dst, const float *a, const float *b, size_t n);
-// ie_sft is x[c0:] = x[c0:]·scale + shift, scale and shift of c−c0 channels.
-void ie_sft(float *x, int c, int c0, size_t px, const float *scale, const float *shift);
-// ie_noise_bias_lrelu is x = lrelu(x + nw·noise + bias), noise one value a pixel.
-void ie_noise_bias_lrelu(float *x, int c, size_t px, const float *noise, float nw, const float *bias);
+// ie_style_act finishes a StyleConv in one pass: v = lrelu(x + nw·noise +
+// bias), noise one value a pixel, then, when scale is not NULL, the SFT
+// v[c0:] = v[c0:]·scale + shift (scale and shift of c−c0 channels); v goes
+// to out, of type dt (out may be x when dt is f32).
+void ie_style_act(float *x, int c, size_t px, const float *noise, float nw, const float *bias,
+		int c0, const float *scale, const float *shift, void *out, int dt);
 // ie_modulate writes a modulated convolution's weights to dst: s =
 // mw·latent + mb (in values, into s), W' = w·s per input channel,
 // demodulated per output channel when demod, times gain.
