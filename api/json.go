@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -92,6 +93,9 @@ func jsonType(kind string) string {
 const (
 	defaultPerPage = 10
 	maxPerPage     = 100
+	// maxPage keeps the store's offset, (page-1)×per_page, far from
+	// overflowing int64 (where SQLite would answer page 1 and MongoDB fail).
+	maxPage = math.MaxInt32
 )
 
 // listOptions reads page, per_page and status from the query. per_page past
@@ -110,6 +114,9 @@ func listOptions(r *http.Request, allowed ...string) (store.ListOptions, error) 
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			return opt, errorf(InvalidInput, "%s debe ser un entero mayor o igual que 1", p.name)
+		}
+		if p.name == "page" && n > maxPage {
+			return opt, errorf(InvalidInput, "page debe ser un entero entre 1 y %d", maxPage)
 		}
 		*p.dst = n
 	}

@@ -192,7 +192,9 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	ow, oh := outputSize(pic.w, pic.h, scale, req.OutputWidth, req.OutputHeight)
-	if lim := e.cfg.MaxOutputPixels; lim > 0 && int64(ow)*int64(oh) > lim {
+	// The product in float64: asked sizes are any JSON integers, and an
+	// int64 product of two of them can wrap round to a small number.
+	if lim := e.cfg.MaxOutputPixels; lim > 0 && float64(ow)*float64(oh) > float64(lim) {
 		field := "scale"
 		if req.OutputWidth > 0 || req.OutputHeight > 0 {
 			field = "output_width/output_height"
