@@ -3,6 +3,10 @@ package api_test
 import (
 	"encoding/base64"
 	"image"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +53,74 @@ func TestListPageBounds(t *testing.T) {
 		if num(t, r.body, "per_page") != 100 || num(t, r.body, "page") != 2147483647 {
 			t.Errorf("%s: page %v per_page %v, want 2147483647 and 100 (clamped)", list, r.body["page"], r.body["per_page"])
 		}
+	}
+}
+
+// A client's filename names the record, never a stored file: folders,
+// control characters and dots are dropped, the original keeps the sniffed
+// extension inside its own folder, and names past 255 bytes are refused.
+func TestEnhanceFilenames(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok, _ := e.user("names")
+	img := tinyPNG(t)
+	for _, c := range []struct{ in, want string }{
+		{"../../../etc/passwd", "passwd"},
+		{`..\..\win.ini`, "win.ini"},
+		{"a/b/fo\x00t\x1fo.png", "foto.png"},
+		{"sin_extension", "sin_extension"},
+		{"..", "image.png"},
+		{"   ", "image.png"},
+		{strings.Repeat("ñ", 125) + "a.png", strings.Repeat("ñ", 125) + "a.png"}, // 255 bytes: the limit
+	} {
+		r := e.do("POST", "/api/images/enhance", tok, map[string]any{"image_base64": img, "model_type": testModel, "filename": c.in}).want(t, 201)
+		if got := str(t, obj(t, r.body, "image"), "original_filename"); got != c.want {
+			t.Errorf("filename %q stored as %q, want %q", c.in, got, c.want)
+		}
+	}
+	e.do("POST", "/api/images/enhance", tok, map[string]any{"image_base64": img, "model_type": testModel,
+		"filename": strings.Repeat("a", 252) + ".png"}).want(t, 400, "filename", "255")
+	e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": img,
+		"filename": strings.Repeat("a", 252) + ".mp4"}).want(t, 400, "filename", "255")
+	for _, name := range []string{"clip/", "..", "\x00\x01"} {
+		e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": img, "filename": name}).want(t, 400, "filename")
+	}
+
+	// Every stored file is an original.<ext> or enhanced.png in a folder of
+	// its own under DATA_DIR/images.
+	err := filepath.WalkDir(filepath.Dir(e.dataDir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".db") || strings.Contains(p, ".db-") {
+			return err
+		}
+		rel, _ := filepath.Rel(e.dataDir, p)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		if len(parts) != 3 || parts[0] != "images" || (parts[2] != "original.png" && parts[2] != "enhanced.png") {
+			t.Errorf("unexpected stored file %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A video's filename is cleaned as an image's: the record keeps the last
+// element without control characters, and the original stays in the
+// video's folder with its (lower-case) extension.
+func TestVideoFilenameCleaned(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok, _ := e.user("vnames")
+	clip := base64.StdEncoding.EncodeToString(testClip(t))
+	r := e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": clip, "filename": "../../otro/mi\x07video.AVI"}).want(t, 202)
+	v := obj(t, r.body, "video")
+	if got := str(t, v, "original_filename"); got != "mivideo.AVI" {
+		t.Errorf("original_filename %q, want mivideo.AVI", got)
+	}
+	id := str(t, v, "id")
+	if _, err := os.Stat(filepath.Join(e.dataDir, "videos", id, "original.avi")); err != nil {
+		t.Errorf("original not kept in its folder: %v", err)
+	}
+	e.do("DELETE", "/api/videos/"+id, tok, nil).want(t, 200)
+	if _, err := os.Stat(filepath.Join(e.dataDir, "videos", id)); !os.IsNotExist(err) {
+		t.Errorf("video folder left after delete: %v", err)
 	}
 }

@@ -121,6 +121,9 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 		model = defaultModel
 	}
 	filename := cleanFilename(req.Filename)
+	if err := checkFilenameLen(filename); err != nil {
+		return err
+	}
 	if filename == "" {
 		filename = "image" + ext
 	}
@@ -354,6 +357,19 @@ func fileExt(filename, sniffed string) string {
 		return ext
 	}
 	return sniffed
+}
+
+// maxFilenameLen bounds the original_filename kept in a record: 255 bytes,
+// the NAME_MAX of common file systems, so that a name a client could have
+// had on disk always fits.
+const maxFilenameLen = 255
+
+// checkFilenameLen refuses a cleaned filename longer than maxFilenameLen.
+func checkFilenameLen(name string) error {
+	if len(name) > maxFilenameLen {
+		return errorf(InvalidInput, "filename no puede superar %d bytes (recibidos %d)", maxFilenameLen, len(name))
+	}
+	return nil
 }
 
 // cleanFilename is the last element of a client's file name, with either

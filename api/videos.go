@@ -84,8 +84,14 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	if req.VideoBase64 == "" {
 		return errorf(InvalidInput, "Campo requerido: video_base64")
 	}
+	// Cleaned as an image's is, so that the stored name never holds a
+	// folder or control characters.
+	req.Filename = cleanFilename(req.Filename)
 	if req.Filename == "" {
 		return errorf(InvalidInput, "Campo requerido: filename (nombre del archivo con extensión, p. ej. mi_video.mp4)")
+	}
+	if err := checkFilenameLen(req.Filename); err != nil {
+		return err
 	}
 	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
 		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
