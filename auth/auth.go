@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -123,6 +124,9 @@ func (s *Service) Register(ctx context.Context, username, email, password string
 		return nil, fmt.Errorf("%w: Campo requerido: username", ErrInvalidInput)
 	case utf8.RuneCountInString(username) < 3 || utf8.RuneCountInString(username) > 50:
 		return nil, fmt.Errorf("%w: username debe tener entre 3 y 50 caracteres", ErrInvalidInput)
+	case strings.ContainsFunc(username, unicode.IsControl):
+		// A NUL or a line break in a name shown back in lists and logs.
+		return nil, fmt.Errorf("%w: username no puede contener caracteres de control", ErrInvalidInput)
 	case email == "":
 		return nil, fmt.Errorf("%w: Campo requerido: email", ErrInvalidInput)
 	case !validEmail(email):
