@@ -1,13 +1,19 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
 	"image"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"imageenhancer/store"
 )
 
 // tinyPNG is an 8×8 black PNG in base64: enough for the checks that come
@@ -122,5 +128,71 @@ func TestVideoFilenameCleaned(t *testing.T) {
 	e.do("DELETE", "/api/videos/"+id, tok, nil).want(t, 200)
 	if _, err := os.Stat(filepath.Join(e.dataDir, "videos", id)); !os.IsNotExist(err) {
 		t.Errorf("video folder left after delete: %v", err)
+	}
+}
+
+// Files removed behind the server's back: a completed video still shows
+// (files null), its download is a 404 rather than a 500, and it deletes.
+func TestVideoFilesGone(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	access, _ := e.user("gone")
+	r := e.do("GET", "/api/auth/me", access, nil).want(t, 200)
+	done := time.Now().UTC()
+	dir := filepath.Join(e.dataDir, "videos", "ffffffffffffffffffffffff")
+	v := &store.Video{
+		UserID: str(t, obj(t, r.body, "user"), "id"), OriginalFilename: "mi_video.mp4",
+		ModelType: "anime_video", Scale: 2, Status: store.StatusCompleted, CreatedAt: done, CompletedAt: &done,
+		OriginalPath: filepath.Join(dir, "original.mp4"), EnhancedPath: filepath.Join(dir, "enhanced.mkv"),
+	}
+	if err := e.st.CreateVideo(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/api/videos/"+v.ID, access, nil).want(t, 200)
+	if got := obj(t, r.body, "video"); got["original_base64"] != nil || got["enhanced_base64"] != nil {
+		t.Errorf("files of a video without files: %v", got)
+	}
+	e.do("GET", "/api/videos/"+v.ID+"/download", access, nil).want(t, 404, "Archivo")
+	e.do("DELETE", "/api/videos/"+v.ID, access, nil).want(t, 200)
+	e.do("GET", "/api/videos/"+v.ID, access, nil).want(t, 404, "Video no encontrado")
+}
+
+// An image whose files are gone still shows and deletes; of concurrent
+// deletes exactly one succeeds and the others are 404s.
+func TestImageFilesGoneAndConcurrentDeletes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok, _ := e.user("gone")
+	r := e.do("POST", "/api/images/enhance", tok, map[string]any{"image_base64": tinyPNG(t), "model_type": testModel}).want(t, 201)
+	id := str(t, obj(t, r.body, "image"), "id")
+	if err := os.RemoveAll(filepath.Join(e.dataDir, "images")); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/api/images/"+id, tok, nil).want(t, 200)
+	if im := obj(t, r.body, "image"); im["original_base64"] != nil || im["enhanced_base64"] != nil {
+		t.Errorf("files of an image without files: %v", im)
+	}
+	const n = 5
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("DELETE", e.srv.URL+"/api/images/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != 1 || count[404] != n-1 {
+		t.Errorf("concurrent deletes answered %v, want one 200 and %d 404s", count, n-1)
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"os"
@@ -162,6 +163,12 @@ func (s *Server) downloadVideo(w http.ResponseWriter, r *http.Request, u *store.
 		return errorf(Conflict, "El video aún no está completado (status: %s)", v.Status)
 	}
 	f, err := os.Open(v.EnhancedPath)
+	if errors.Is(err, os.ErrNotExist) {
+		// A record whose file was removed behind our back: GET shows it
+		// with enhanced_base64 null; its download is not there either.
+		s.log.WarnContext(r.Context(), "stored file missing", "path", v.EnhancedPath)
+		return notFound("Archivo del video mejorado no encontrado")
+	}
 	if err != nil {
 		return err
 	}
