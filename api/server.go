@@ -86,6 +86,11 @@ func New(cfg Config, log *slog.Logger, st store.Store, au *auth.Service, enh *en
 // JSON around it.
 const DefaultMaxBodyBytes = 28 << 20
 
+// authMaxBodyBytes bounds the bodies of the auth routes: a username of 50
+// characters, an email, a 72-byte password or a refresh token, many times
+// over.
+const authMaxBodyBytes = 64 << 10
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -95,10 +100,14 @@ func (s *Server) routes() http.Handler {
 	limit := func(n int64, next http.Handler) http.Handler { return maxBody(n, next) }
 	std := func(next http.Handler) http.Handler { return limit(s.cfg.MaxBodyBytes, next) }
 
-	mux.Handle("POST /api/auth/register", std(h(s.register)))
-	mux.Handle("POST /api/auth/login", std(h(s.login)))
-	mux.Handle("POST /api/auth/refresh", std(h(s.refresh)))
-	mux.Handle("POST /api/auth/logout", std(h(s.authed(s.logout))))
+	// Auth bodies are a few short strings and three of the four routes
+	// are open to anyone: no reason to read megabytes of them.
+	small := func(next http.Handler) http.Handler { return limit(min(s.cfg.MaxBodyBytes, authMaxBodyBytes), next) }
+
+	mux.Handle("POST /api/auth/register", small(h(s.register)))
+	mux.Handle("POST /api/auth/login", small(h(s.login)))
+	mux.Handle("POST /api/auth/refresh", small(h(s.refresh)))
+	mux.Handle("POST /api/auth/logout", small(h(s.authed(s.logout))))
 	mux.Handle("GET /api/auth/me", h(s.authed(s.me)))
 
 	mux.Handle("POST /api/images/enhance", std(h(s.authed(s.enhanceImage))))
