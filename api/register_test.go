@@ -31,6 +31,9 @@ func TestAuthBodyLimit(t *testing.T) {
 	e.do("POST", "/api/auth/login", "", map[string]string{"email": "x@ejemplo.com", "password": big}).want(t, 413)
 	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": big}).want(t, 413)
 	e.do("POST", "/api/auth/register", "", map[string]string{"username": strings.Repeat("a", 51), "email": "x@ejemplo.com", "password": "mipassword123"}).want(t, 400, "username")
+	long := strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com" // 254
+	e.do("POST", "/api/auth/register", "", map[string]string{"username": "abc", "email": "x" + long, "password": "mipassword123"}).want(t, 400, "email", "254")
+	e.do("POST", "/api/auth/register", "", map[string]string{"username": "abc", "email": long, "password": "mipassword123"}).want(t, 201)
 }
 
 // Emails are compared lower-cased: a second registration differing only in

@@ -83,6 +83,9 @@ const accessType = "access"
 const (
 	minPasswordLen = 6
 	maxPasswordLen = 72
+	// maxEmailLen is the longest address SMTP carries (RFC 5321's 256-byte
+	// path less its angle brackets).
+	maxEmailLen = 254
 )
 
 // New returns a Service. Zero durations and cost take their defaults.
@@ -129,6 +132,8 @@ func (s *Service) Register(ctx context.Context, username, email, password string
 		return nil, fmt.Errorf("%w: username no puede contener caracteres de control", ErrInvalidInput)
 	case email == "":
 		return nil, fmt.Errorf("%w: Campo requerido: email", ErrInvalidInput)
+	case len(email) > maxEmailLen:
+		return nil, fmt.Errorf("%w: email no puede superar %d caracteres", ErrInvalidInput, maxEmailLen)
 	case !validEmail(email):
 		return nil, fmt.Errorf("%w: email inválido", ErrInvalidInput)
 	case password == "":
