@@ -64,7 +64,8 @@ func TestListPageBounds(t *testing.T) {
 
 // A client's filename names the record, never a stored file: folders,
 // control characters and dots are dropped, the original keeps the sniffed
-// extension inside its own folder, and names past 255 bytes are refused.
+// extension inside its own folder, and names past 255 bytes are refused,
+// as are descriptions past 1000 characters.
 func TestEnhanceFilenames(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	tok, _ := e.user("names")
@@ -87,6 +88,10 @@ func TestEnhanceFilenames(t *testing.T) {
 		"filename": strings.Repeat("a", 252) + ".png"}).want(t, 400, "filename", "255")
 	e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": img,
 		"filename": strings.Repeat("a", 252) + ".mp4"}).want(t, 400, "filename", "255")
+	long := strings.Repeat("é", 1001)
+	e.do("POST", "/api/images/enhance", tok, map[string]any{"image_base64": img, "model_type": testModel, "description": long}).want(t, 400, "description", "1000")
+	e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": img, "filename": "a.mp4", "description": long}).want(t, 400, "description", "1000")
+	e.do("POST", "/api/images/enhance", tok, map[string]any{"image_base64": img, "model_type": testModel, "description": long[2:]}).want(t, 201)
 	for _, name := range []string{"clip/", "..", "\x00\x01"} {
 		e.do("POST", "/api/videos/enhance", tok, map[string]any{"video_base64": img, "filename": name}).want(t, 400, "filename")
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	_ "golang.org/x/image/webp"
 
@@ -95,6 +96,9 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
 		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
+	}
+	if err := checkDescription(req.Description); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -363,6 +367,18 @@ func fileExt(filename, sniffed string) string {
 // the NAME_MAX of common file systems, so that a name a client could have
 // had on disk always fits.
 const maxFilenameLen = 255
+
+// maxDescriptionLen bounds a record's description, in characters: every
+// list page shows it, up to 100 times.
+const maxDescriptionLen = 1000
+
+// checkDescription refuses a description longer than maxDescriptionLen.
+func checkDescription(d string) error {
+	if n := utf8.RuneCountInString(d); n > maxDescriptionLen {
+		return errorf(InvalidInput, "description no puede superar %d caracteres (recibidos %d)", maxDescriptionLen, n)
+	}
+	return nil
+}
 
 // checkFilenameLen refuses a cleaned filename longer than maxFilenameLen.
 func checkFilenameLen(name string) error {

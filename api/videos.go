@@ -94,6 +94,9 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	if err := checkFilenameLen(req.Filename); err != nil {
 		return err
 	}
+	if err := checkDescription(req.Description); err != nil {
+		return err
+	}
 	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
 		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
 	}
