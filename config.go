@@ -184,6 +184,9 @@ func loadConfig(getenv func(string) string, dotenv string) (*config, error) {
 		{c.DefaultScale >= 1 && c.DefaultScale <= 4, "DEFAULT_SCALE must be within 1–4"},
 		{c.TileSize >= 0 && c.TilePad >= 0, "TILE_SIZE and TILE_PAD must be ≥ 0"},
 		{c.MaxBodyBytes > 0, "MAX_BODY_BYTES must be > 0"},
+		// Without these the pixel counts of a request are unbounded, and an
+		// output_width of 2^32 is an allocation that kills the process.
+		{c.MaxInputPixels > 0 && c.MaxOutputPixels > 0, "MAX_INPUT_PIXELS and MAX_OUTPUT_PIXELS must be > 0"},
 		{c.InferenceConcurrency >= 1 && c.InferenceQueue >= 0, "INFERENCE_CONCURRENCY must be ≥ 1 and INFERENCE_QUEUE ≥ 0"},
 		{c.Video.Workers >= 1, "VIDEO_WORKERS must be ≥ 1"},
 	} {

@@ -82,6 +82,8 @@ export NETWORK_NAME="ImagesNet"
 		{name: "bad integer", env: map[string]string{"API_PORT": "ochenta"}, errors: "API_PORT"},
 		{name: "bad bool", env: map[string]string{"USE_GPU": "quizá"}, errors: "USE_GPU"},
 		{name: "bad scale", env: map[string]string{"DEFAULT_SCALE": "8"}, errors: "DEFAULT_SCALE"},
+		{name: "no output limit", env: map[string]string{"MAX_OUTPUT_PIXELS": "0"}, errors: "MAX_OUTPUT_PIXELS"},
+		{name: "no input limit", env: map[string]string{"MAX_INPUT_PIXELS": "-1"}, errors: "MAX_INPUT_PIXELS"},
 		{name: "bad line", file: "NO ES UNA LINEA\n", errors: ".env:1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
