@@ -15,9 +15,11 @@
 //
 // GFPGAN keeps every activation in f32 nhwc (bf16 only inside the
 // convolutions, whose inputs are converted first): its resizes, SFT, noise
-// injection and style steps are plain C loops on one layout. The modulated
-// convolutions' weights depend on the face, so they are modulated,
-// demodulated and reordered into the primitive's weight memory per image.
+// injection and style steps are plain C loops on one layout. Its tensors
+// share one arena by lifetime. The modulated convolutions' weights depend
+// on the face, so they are modulated, demodulated and reordered into the
+// primitive's weight memory per image; the other weights live only in
+// oneDNN once the network is compiled.
 //
 // The package deliberately does no tiling, clamping or image decoding: a
 // Model runs one tensor of a known shape (package enhance tiles). Without cgo,

@@ -137,9 +137,11 @@ int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
 	TRY(dnnl_memory_create(&wuser, &wumd, c->eng, (void *)weight));
 	TRY(dnnl_reorder_primitive_desc_create(&rpd, &wumd, c->eng, q, c->eng, NULL));
 	TRY(dnnl_primitive_create(&reorder, rpd));
-	dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, wuser}, {DNNL_ARG_TO, v->wei}};
-	TRY(dnnl_primitive_execute(reorder, c->st, 2, rargs));
-	TRY(dnnl_stream_wait(c->st));
+	if (weight) {
+		dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, wuser}, {DNNL_ARG_TO, v->wei}};
+		TRY(dnnl_primitive_execute(reorder, c->st, 2, rargs));
+		TRY(dnnl_stream_wait(c->st));
+	}
 	if (bias) {
 		TRY(dnnl_memory_create(&v->bias, &bmd, c->eng, DNNL_MEMORY_ALLOCATE));
 		void *h;

@@ -39,8 +39,9 @@ typedef struct {
 	float alpha[4];
 } ie_conv_desc;
 
-// ie_conv_create compiles a convolution; weight is OIHW f32, bias oc values
-// or NULL. Both are copied.
+// ie_conv_create compiles a convolution; weight is OIHW f32, or NULL for
+// one whose weights ie_conv_set_weights gives before each run, and bias oc
+// values or NULL. Both are copied.
 int ie_conv_create(ie_ctx *c, ie_conv **out, const ie_conv_desc *d,
 		const float *weight, const float *bias);
 // ie_conv_impl names the implementation oneDNN chose.
