@@ -37,7 +37,7 @@ func TestEnhanceHugeOutputSize(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			body["image_base64"] = img
 			body["model_type"] = testModel
-			e.do("POST", "/api/images/enhance", tok, body).want(t, 413, "output_width/output_height")
+			e.do("POST", "/api/images/enhance", tok, body).want(t, 413, "output_width/output_height: demasiado grande: la salida de ", "píxeles supera el límite de")
 		})
 	}
 }

@@ -107,13 +107,16 @@ func classify(err error) *Error {
 }
 
 // clientMessage words a lower package's error for the client. Those read
-// "field: kind: detail"; the kind becomes Spanish (the manual's wording where
-// it has one) and the field stays, so the client knows what to fix.
+// "field: kind: detail", all in Spanish; the kind is dropped where the status
+// already says it, or replaced by the manual's wording where it has one, and
+// the field stays, so the client knows what to fix: "scale: debe estar entre
+// 1 y 4 (recibido 5)", "Datos de imagen inválidos: image_base64: la imagen
+// está vacía".
 func clientMessage(err error) string {
 	msg := err.Error()
-	for field, text := range map[string]string{"image_base64: ": "Datos de imagen inválidos: ", "video_base64: ": "Datos de video inválidos: "} {
-		if errors.Is(err, enhance.ErrInvalidInput) && strings.HasPrefix(msg, field) {
-			return text + strings.TrimPrefix(strings.TrimPrefix(msg, field), enhance.ErrInvalidInput.Error()+": ")
+	for f, text := range dataPrefix {
+		if errors.Is(err, enhance.ErrInvalidInput) && strings.HasPrefix(msg, f+": ") {
+			return text + f + ": " + strings.TrimPrefix(strings.TrimPrefix(msg, f+": "), enhance.ErrInvalidInput.Error()+": ")
 		}
 	}
 	for _, k := range []struct {
@@ -134,6 +137,13 @@ func clientMessage(err error) string {
 		}
 	}
 	return msg
+}
+
+// dataPrefix is the manual's wording for bad media data, by field, as api's
+// own refusals of those fields word it too.
+var dataPrefix = map[string]string{
+	"image_base64": "Datos de imagen inválidos: ",
+	"video_base64": "Datos de video inválidos: ",
 }
 
 // handlerFunc is an HTTP handler that reports failure by returning an error.

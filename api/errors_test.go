@@ -36,12 +36,12 @@ func TestBadInputs(t *testing.T) {
 		status    int
 		fragments []string
 	}{
-		{"invalid base64", map[string]any{"image_base64": "esto no es base64!!"}, 400, []string{"Datos de imagen inválidos", "image_base64"}},
-		{"not an image", map[string]any{"image_base64": base64.StdEncoding.EncodeToString([]byte("hola, mundo"))}, 400, []string{"Datos de imagen inválidos"}},
-		{"truncated png", map[string]any{"image_base64": photo[:64]}, 400, []string{"Datos de imagen inválidos"}},
+		{"invalid base64", map[string]any{"image_base64": "esto no es base64!!"}, 400, []string{"Datos de imagen inválidos: image_base64: no es base64 válido"}},
+		{"not an image", map[string]any{"image_base64": base64.StdEncoding.EncodeToString([]byte("hola, mundo"))}, 400, []string{"Datos de imagen inválidos: image_base64: no es una imagen PNG, JPEG ni WEBP"}},
+		{"truncated png", map[string]any{"image_base64": photo[:64]}, 400, []string{"Datos de imagen inválidos: image_base64: ", "png"}},
 		{"gif", map[string]any{"image_base64": gif64}, 400, []string{"Formato no soportado: gif"}},
 		{"missing image", map[string]any{"filename": "x.png"}, 400, []string{"image_base64"}},
-		{"unknown model", map[string]any{"image_base64": photo, "model_type": "modelo_inexistente"}, 400, []string{"modelo_inexistente"}},
+		{"unknown model", map[string]any{"image_base64": photo, "model_type": "modelo_inexistente"}, 400, []string{`model_type: modelo desconocido "modelo_inexistente" (modelos: `}},
 		{"scale 0", map[string]any{"image_base64": photo, "model_type": testModel, "scale": 0}, 400, []string{"scale", "1 y 4"}},
 		{"scale 5", map[string]any{"image_base64": photo, "model_type": testModel, "scale": 5}, 400, []string{"scale", "1 y 4"}},
 		{"scale as text", map[string]any{"image_base64": photo, "scale": "4"}, 400, []string{"scale", "integer"}},

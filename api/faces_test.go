@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,11 +74,12 @@ func TestFaceEnhance(t *testing.T) {
 	t.Run("weights absent", func(t *testing.T) {
 		e := newEnv(t, envOptions{enginesDir: faceEngines(t, false)})
 		fe := obj(t, e.do("GET", "/api/models", "", nil).want(t, 200).body, "face_enhance")
-		if fe["available"] != false || fe["weights_file"] != "GFPGANv1.4.pth" || fe["reason"] == nil {
+		reason, _ := fe["reason"].(string)
+		if fe["available"] != false || fe["weights_file"] != "GFPGANv1.4.pth" || !strings.HasPrefix(reason, "coloque GFPGANv1.4.pth en el directorio de motores") {
 			t.Errorf("/api/models face_enhance %v", fe)
 		}
 		access, _ := e.user("miusuario")
-		e.do("POST", "/api/images/enhance", access, body).want(t, 400, "face_enhance", "GFPGANv1.4.pth")
+		e.do("POST", "/api/images/enhance", access, body).want(t, 400, "face_enhance: ", "coloque GFPGANv1.4.pth", "en el directorio de motores")
 		// A refused request leaves no record.
 		if n := num(t, e.do("GET", "/api/images", access, nil).want(t, 200).body, "total"); n != 0 {
 			t.Errorf("%d images recorded", n)
@@ -93,7 +95,7 @@ func TestVideoFaceEnhance(t *testing.T) {
 
 	e := newEnv(t, envOptions{enginesDir: faceEngines(t, false)})
 	access, _ := e.user("miusuario")
-	e.do("POST", "/api/videos/enhance", access, body).want(t, 400, "face_enhance", "GFPGANv1.4.pth")
+	e.do("POST", "/api/videos/enhance", access, body).want(t, 400, "face_enhance: ", "coloque GFPGANv1.4.pth", "en el directorio de motores")
 
 	e = newEnv(t, envOptions{enginesDir: faceEngines(t, true)})
 	access, _ = e.user("miusuario")

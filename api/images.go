@@ -110,7 +110,7 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	data, err := decodeBase64(req.ImageBase64)
 	if err != nil {
-		return errorf(InvalidInput, "Datos de imagen inválidos: image_base64 no es base64 válido")
+		return errorf(InvalidInput, "Datos de imagen inválidos: image_base64: no es base64 válido")
 	}
 	ext, err := sniffImage(data)
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return errorf(InvalidInput, "Datos de imagen inválidos: la imagen %s no se puede leer", strings.TrimPrefix(ext, "."))
+		return errorf(InvalidInput, "Datos de imagen inválidos: image_base64: la imagen %s no se puede leer", strings.TrimPrefix(ext, "."))
 	}
 	model := req.ModelType
 	if model == "" {
@@ -350,7 +350,7 @@ func sniffImage(b []byte) (string, error) {
 	if len(b) >= 12 && string(b[4:8]) == "ftyp" && (string(b[8:12]) == "avif" || string(b[8:12]) == "heic") {
 		return "", errorf(InvalidInput, "Formato no soportado: %s", string(b[8:12]))
 	}
-	return "", errorf(InvalidInput, "Datos de imagen inválidos: no es una imagen PNG, JPEG ni WEBP")
+	return "", errorf(InvalidInput, "Datos de imagen inválidos: image_base64: no es una imagen PNG, JPEG ni WEBP")
 }
 
 // fileExt keeps the filename's extension when it names the sniffed format

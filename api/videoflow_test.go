@@ -41,9 +41,12 @@ func TestVideoFlow(t *testing.T) {
 	// Refused at submission.
 	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip}).want(t, 400, "filename")
 	e.do("POST", "/api/videos/enhance", access, map[string]any{"filename": "a.mp4"}).want(t, 400, "video_base64")
-	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": "%%%", "filename": "a.mp4"}).want(t, 400, "Datos de video inválidos")
+	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": "%%%", "filename": "a.mp4"}).want(t, 400, "Datos de video inválidos: video_base64: no es base64 válido")
 	notVideo := base64.StdEncoding.EncodeToString(encodePNG(t, photoCrop(t, "astronaut.png", 100, 100, 16)))
-	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": notVideo, "filename": "a.mp4"}).want(t, 400, "Datos de video inválidos")
+	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": notVideo, "filename": "a.mp4"}).want(t, 400, "Datos de video inválidos: video_base64: no es un video legible")
+	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip, "filename": "clip"}).want(t, 400, "filename: se requiere un nombre con su extensión")
+	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip, "filename": "a.txt"}).want(t, 400, `filename: ".txt" no es una extensión de video`)
+	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip, "filename": "a.avi", "model_type": "nope"}).want(t, 400, `model_type: modelo desconocido "nope"`)
 	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip, "filename": "a.avi", "scale": 7}).want(t, 400, "scale")
 	e.do("POST", "/api/videos/enhance", access, map[string]any{"video_base64": clip, "filename": "a.avi", "face_enhance": true}).want(t, 400, "face")
 

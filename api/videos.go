@@ -105,7 +105,7 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	data, err := decodeBase64(req.VideoBase64)
 	if err != nil {
-		return errorf(InvalidInput, "Datos de video inválidos: video_base64 no es base64 válido")
+		return errorf(InvalidInput, "Datos de video inválidos: video_base64: no es base64 válido")
 	}
 	v, err := s.videos.Submit(r.Context(), u.ID, video.SubmitRequest{
 		Data: data, Filename: req.Filename, Description: req.Description,

@@ -159,8 +159,8 @@ func (e Entry) notInstalled(dir string) error {
 		}
 		alts = append(alts, f+" ("+w.Source+")")
 	}
-	return fmt.Errorf("model_type %q: %w: put %s in the engines directory %s", e.ID, ErrModelNotInstalled,
-		strings.Join(alts, ", or "), dir)
+	return fmt.Errorf("model_type %q: %w: coloque %s en el directorio de motores %s", e.ID, ErrModelNotInstalled,
+		strings.Join(alts, ", o "), dir)
 }
 
 // info is the entry as /api/models reports it.

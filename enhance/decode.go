@@ -63,29 +63,29 @@ func sniff(b []byte) string {
 // claiming a huge image costs no memory. JPEG EXIF orientation is applied.
 func decode(b []byte, maxPixels int64) (*picture, error) {
 	if len(b) == 0 {
-		return nil, fmt.Errorf("image_base64: %w: empty image", ErrInvalidInput)
+		return nil, fmt.Errorf("image_base64: %w: la imagen está vacía", ErrInvalidInput)
 	}
 	format := sniff(b)
 	d, ok := decoders[format]
 	if !ok {
 		if format == "" {
-			format = "unknown"
+			format = "desconocido"
 		}
-		return nil, fmt.Errorf("image_base64: %w: %s format; send PNG, JPEG or WEBP", ErrInvalidInput, format)
+		return nil, fmt.Errorf("image_base64: %w: formato %s; envíe PNG, JPEG o WEBP", ErrInvalidInput, format)
 	}
 	cfg, err := d.config(b)
 	if err != nil {
-		return nil, fmt.Errorf("image_base64: %w: bad %s header: %v", ErrInvalidInput, format, err)
+		return nil, fmt.Errorf("image_base64: %w: cabecera %s dañada (%v)", ErrInvalidInput, format, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("image_base64: %w: %s is %d×%d pixels", ErrInvalidInput, format, cfg.Width, cfg.Height)
+		return nil, fmt.Errorf("image_base64: %w: la imagen %s mide %d×%d píxeles", ErrInvalidInput, format, cfg.Width, cfg.Height)
 	}
 	if maxPixels > 0 && int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("image_base64: %w: %d×%d pixels, the limit is %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
+		return nil, fmt.Errorf("image_base64: %w: la imagen de %d×%d píxeles supera el límite de %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
 	}
 	img, err := d.decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("image_base64: %w: bad %s data: %v", ErrInvalidInput, format, err)
+		return nil, fmt.Errorf("image_base64: %w: datos %s dañados (%v)", ErrInvalidInput, format, err)
 	}
 	p := fromImage(img)
 	if format == "jpeg" {

@@ -26,11 +26,11 @@ import (
 // Error kinds of the pipeline. Errors returned by Enhancer wrap one of these
 // (errors.Is) and their message names the field at fault.
 var (
-	ErrInvalidInput      = errors.New("invalid input")                // → 400
-	ErrTooLarge          = errors.New("too large")                    // → 413
-	ErrModelNotInstalled = errors.New("model not installed")          // → 400, message names the file to supply
-	ErrBusy              = errors.New("inference queue full")         // → 503 with Retry-After
-	ErrFaceUnavailable   = errors.New("face enhancement unavailable") // → 400
+	ErrInvalidInput      = errors.New("entrada inválida")              // → 400
+	ErrTooLarge          = errors.New("demasiado grande")              // → 413
+	ErrModelNotInstalled = errors.New("modelo no instalado")           // → 400, message names the file to supply
+	ErrBusy              = errors.New("cola de inferencia llena")      // → 503 with Retry-After
+	ErrFaceUnavailable   = errors.New("mejora de caras no disponible") // → 400
 )
 
 // Request is one image to enhance.
@@ -165,7 +165,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	if req.OutputWidth < 0 || req.OutputHeight < 0 {
-		return nil, fmt.Errorf("output_width/output_height: %w: %d×%d, sizes must be positive", ErrInvalidInput, req.OutputWidth, req.OutputHeight)
+		return nil, fmt.Errorf("output_width/output_height: %w: los tamaños deben ser positivos (recibido %d×%d)", ErrInvalidInput, req.OutputWidth, req.OutputHeight)
 	}
 	var l *loaded
 	if req.Weights != "" { // loaded first: its scale is the default
@@ -199,7 +199,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		if req.OutputWidth > 0 || req.OutputHeight > 0 {
 			field = "output_width/output_height"
 		}
-		return nil, fmt.Errorf("%s: %w: output of %d×%d pixels, the limit is %d", field, ErrTooLarge, ow, oh, lim)
+		return nil, fmt.Errorf("%s: %w: la salida de %d×%d píxeles supera el límite de %d", field, ErrTooLarge, ow, oh, lim)
 	}
 
 	if l == nil {
@@ -316,7 +316,7 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 // With a weights file given, the id is not needed.
 func (e *Enhancer) resolve(model string, scale int, file bool) (Entry, int, error) {
 	if scale < 0 || scale > 4 {
-		return Entry{}, 0, fmt.Errorf("scale: %w: %d, must be 1–4", ErrInvalidInput, scale)
+		return Entry{}, 0, fmt.Errorf("scale: %w: debe estar entre 1 y 4 (recibido %d)", ErrInvalidInput, scale)
 	}
 	if file && model == "" {
 		return Entry{}, scale, nil // 0 becomes the network's own scale once loaded
@@ -326,7 +326,7 @@ func (e *Enhancer) resolve(model string, scale int, file bool) (Entry, int, erro
 	}
 	entry, ok := lookup(model)
 	if !ok {
-		return Entry{}, 0, fmt.Errorf("model_type: %w: unknown model %q (models: %s)", ErrInvalidInput, model, modelIDs())
+		return Entry{}, 0, fmt.Errorf("model_type: %w: modelo desconocido %q (modelos: %s)", ErrInvalidInput, model, modelIDs())
 	}
 	if scale == 0 {
 		scale = entry.NativeScale
@@ -414,11 +414,11 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 	fw, fh := frames[0].Rect.Dx(), frames[0].Rect.Dy()
 	for i, f := range frames {
 		if f.Rect.Dx() != fw || f.Rect.Dy() != fh {
-			return nil, fmt.Errorf("frames: %w: frame %d is %v, frame 0 is %dx%d", ErrInvalidInput, i, f.Rect.Size(), fw, fh)
+			return nil, fmt.Errorf("frames: %w: el fotograma %d mide %v y el fotograma 0 mide %dx%d", ErrInvalidInput, i, f.Rect.Size(), fw, fh)
 		}
 	}
 	if lim := e.cfg.MaxOutputPixels; lim > 0 && int64(fw*scale)*int64(fh*scale) > lim {
-		return nil, fmt.Errorf("scale: %w: frames of %d×%d pixels, the limit is %d", ErrTooLarge, fw*scale, fh*scale, lim)
+		return nil, fmt.Errorf("scale: %w: fotogramas de %d×%d píxeles superan el límite de %d", ErrTooLarge, fw*scale, fh*scale, lim)
 	}
 	l, err := e.load(entry)
 	if err != nil {
@@ -520,7 +520,7 @@ func (g *gate) acquire(ctx context.Context, limited bool) error {
 	g.mu.Lock()
 	if limited && g.waiting >= g.queue {
 		g.mu.Unlock()
-		return fmt.Errorf("%w: %d running and %d waiting; retry later", ErrBusy, cap(g.slots), g.waiting)
+		return fmt.Errorf("%w: %d en curso y %d en espera; reintente más tarde", ErrBusy, cap(g.slots), g.waiting)
 	}
 	g.waiting++
 	g.mu.Unlock()

@@ -102,9 +102,9 @@ func (e *Enhancer) FaceEnhance() FaceInfo {
 	e.face.mu.Unlock()
 	switch {
 	case !info.WeightsInstalled:
-		info.Reason = fmt.Sprintf("put %s in the engines directory (%s)", gfpganWeights[0].File, gfpganWeights[0].Source)
+		info.Reason = fmt.Sprintf("coloque %s en el directorio de motores (%s)", gfpganWeights[0].File, gfpganWeights[0].Source)
 	case !info.DetectorInstalled:
-		info.Reason = "the face detector's weights are missing: run `models fetch`"
+		info.Reason = "faltan los pesos del detector de caras: ejecute `models fetch`"
 	case refused != nil:
 		info.Reason = refused.Error()
 	default:
@@ -135,8 +135,8 @@ func (e *Enhancer) faceStage() (*face.Detector, *loaded, error) {
 		for _, w := range gfpganWeights {
 			alts = append(alts, w.File+" ("+w.Source+")")
 		}
-		return nil, nil, fmt.Errorf("face_enhance: %w: GFPGAN weights not installed: put %s in the engines directory %s",
-			ErrFaceUnavailable, strings.Join(alts, ", or "), dir)
+		return nil, nil, fmt.Errorf("face_enhance: %w: pesos de GFPGAN no instalados: coloque %s en el directorio de motores %s",
+			ErrFaceUnavailable, strings.Join(alts, ", o "), dir)
 	}
 	e.face.mu.Lock()
 	if e.face.refused != nil {
@@ -149,7 +149,7 @@ func (e *Enhancer) faceStage() (*face.Detector, *loaded, error) {
 		var err error
 		if det, err = face.NewDetector(dir); err != nil {
 			e.face.mu.Unlock()
-			return nil, nil, fmt.Errorf("face_enhance: %w: the face detector's weights (%s) cannot be read, run `models fetch`: %v",
+			return nil, nil, fmt.Errorf("face_enhance: %w: los pesos del detector de caras (%s) no se pueden leer, ejecute `models fetch`: %v",
 				ErrFaceUnavailable, filepath.Join(dir, face.WeightsDir), err)
 		}
 		e.face.det = det
@@ -159,15 +159,15 @@ func (e *Enhancer) faceStage() (*face.Detector, *loaded, error) {
 	l, err := e.loadKey(gfpganKey, func() (*loaded, error) {
 		net, err := LoadGFPGAN(path)
 		if err != nil {
-			return nil, fmt.Errorf("face_enhance: %w: %s cannot be read: %v", ErrFaceUnavailable, filepath.Base(path), err)
+			return nil, fmt.Errorf("face_enhance: %w: %s no se puede leer: %v", ErrFaceUnavailable, filepath.Base(path), err)
 		}
 		if net.Size != face.FaceSize {
-			return nil, fmt.Errorf("face_enhance: %w: %s restores %d×%d faces, want %d×%d",
+			return nil, fmt.Errorf("face_enhance: %w: %s restaura caras de %d×%d, se necesitan de %d×%d",
 				ErrFaceUnavailable, filepath.Base(path), net.Size, net.Size, face.FaceSize, face.FaceSize)
 		}
 		m, err := e.cfg.Runtime.Load(net)
 		if err != nil {
-			refused := fmt.Errorf("the %s runtime cannot run GFPGAN (%v)", e.cfg.Runtime.Name(), err)
+			refused := fmt.Errorf("el runtime %s no puede ejecutar GFPGAN (%v)", e.cfg.Runtime.Name(), err)
 			e.face.mu.Lock()
 			e.face.refused = refused
 			e.face.mu.Unlock()

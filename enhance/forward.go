@@ -29,7 +29,7 @@ func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, sh
 	r := img.Bounds()
 	w, h := r.Dx(), r.Dy()
 	if w%l.multiple != 0 || h%l.multiple != 0 {
-		return nil, shape, fmt.Errorf("input: %w: %d×%d is not a multiple of %d, as this network needs", ErrInvalidInput, w, h, l.multiple)
+		return nil, shape, fmt.Errorf("input: %w: %d×%d no es múltiplo de %d, como requiere esta red", ErrInvalidInput, w, h, l.multiple)
 	}
 	n := w * h
 	in := make([]float32, 3*n)

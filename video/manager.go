@@ -182,13 +182,13 @@ func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) 
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
 	case req.Filename == "" || ext == "" || ext == name:
-		return nil, fmt.Errorf("filename: %w: a name with its extension is required, e.g. clip.mp4", ErrInvalidInput)
+		return nil, fmt.Errorf("filename: %w: se requiere un nombre con su extensión, p. ej. clip.mp4", ErrInvalidInput)
 	case !slices.Contains(videoExts, ext):
-		return nil, fmt.Errorf("filename: %w: %q is not a video extension (%s)", ErrInvalidInput, ext, strings.Join(videoExts, " "))
+		return nil, fmt.Errorf("filename: %w: %q no es una extensión de video (%s)", ErrInvalidInput, ext, strings.Join(videoExts, " "))
 	case len(req.Data) == 0:
-		return nil, fmt.Errorf("video_base64: %w: the video is empty", ErrInvalidInput)
+		return nil, fmt.Errorf("video_base64: %w: el video está vacío", ErrInvalidInput)
 	case m.cfg.MaxInputBytes > 0 && int64(len(req.Data)) > m.cfg.MaxInputBytes:
-		return nil, fmt.Errorf("video_base64: %w: %d bytes, the limit is %d", ErrTooLarge, len(req.Data), m.cfg.MaxInputBytes)
+		return nil, fmt.Errorf("video_base64: %w: %d bytes superan el límite de %d", ErrTooLarge, len(req.Data), m.cfg.MaxInputBytes)
 	}
 	if req.FaceEnhance {
 		// Refused now rather than failing the job later: the error names
@@ -209,7 +209,7 @@ func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) 
 	defer os.Remove(tmp) // a no-op once renamed
 	in, err := Probe(tmp)
 	if err != nil {
-		return nil, fmt.Errorf("video_base64: %w: not a readable video (%v)", ErrInvalidInput, strings.TrimPrefix(err.Error(), "video: "))
+		return nil, fmt.Errorf("video_base64: %w: no es un video legible (%v)", ErrInvalidInput, strings.TrimPrefix(err.Error(), "video: "))
 	}
 	if err := m.checkLimits(in, scale); err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (m *Manager) resolve(model string, scale int) (string, int, error) {
 		}
 	}
 	if scale < 1 || scale > 4 {
-		return "", 0, fmt.Errorf("scale: %w: %d, must be 1–4", ErrInvalidInput, scale)
+		return "", 0, fmt.Errorf("scale: %w: debe estar entre 1 y 4 (recibido %d)", ErrInvalidInput, scale)
 	}
 	return model, scale, nil
 }
@@ -282,11 +282,11 @@ func (m *Manager) checkLimits(in Info, scale int) error {
 	c := m.cfg
 	switch {
 	case c.MaxDurationSeconds > 0 && in.Duration.Seconds() > c.MaxDurationSeconds:
-		return fmt.Errorf("video_base64: %w: the video lasts %.1f s, the limit is %g s", ErrInvalidInput, in.Duration.Seconds(), c.MaxDurationSeconds)
+		return fmt.Errorf("video_base64: %w: el video dura %.1f s, el límite es %g s", ErrInvalidInput, in.Duration.Seconds(), c.MaxDurationSeconds)
 	case c.MaxFrames > 0 && in.FrameCount > c.MaxFrames:
-		return fmt.Errorf("video_base64: %w: the video has %d frames, the limit is %d", ErrInvalidInput, in.FrameCount, c.MaxFrames)
+		return fmt.Errorf("video_base64: %w: el video tiene %d fotogramas, el límite es %d", ErrInvalidInput, in.FrameCount, c.MaxFrames)
 	case c.MaxOutputPixels > 0 && int64(in.Width*scale)*int64(in.Height*scale) > c.MaxOutputPixels:
-		return fmt.Errorf("scale: %w: %d×%d frames at scale %d would be %d×%d, over the limit of %d pixels",
+		return fmt.Errorf("scale: %w: fotogramas de %d×%d a escala %d serían de %d×%d, por encima del límite de %d píxeles",
 			ErrInvalidInput, in.Width, in.Height, scale, in.Width*scale, in.Height*scale, c.MaxOutputPixels)
 	}
 	return nil

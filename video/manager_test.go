@@ -135,16 +135,16 @@ func TestSubmitRefuses(t *testing.T) {
 		kind  error
 		field string
 	}{
-		{"no filename", SubmitRequest{Data: avi}, ErrInvalidInput, "filename"},
-		{"no extension", SubmitRequest{Data: avi, Filename: "movie"}, ErrInvalidInput, "filename"},
-		{"dot file", SubmitRequest{Data: avi, Filename: ".avi"}, ErrInvalidInput, "filename"},
-		{"not a video extension", SubmitRequest{Data: avi, Filename: "movie.txt"}, ErrInvalidInput, "filename"},
-		{"empty", SubmitRequest{Filename: "a.mp4"}, ErrInvalidInput, "video_base64"},
-		{"too many bytes", SubmitRequest{Data: make([]byte, 2<<20+1), Filename: "a.mp4"}, ErrTooLarge, "video_base64"},
+		{"no filename", SubmitRequest{Data: avi}, ErrInvalidInput, "filename: entrada inválida: se requiere un nombre con su extensión, p. ej. clip.mp4"},
+		{"no extension", SubmitRequest{Data: avi, Filename: "movie"}, ErrInvalidInput, "filename: entrada inválida: se requiere un nombre con su extensión, p. ej. clip.mp4"},
+		{"dot file", SubmitRequest{Data: avi, Filename: ".avi"}, ErrInvalidInput, "filename: entrada inválida: se requiere un nombre con su extensión, p. ej. clip.mp4"},
+		{"not a video extension", SubmitRequest{Data: avi, Filename: "movie.txt"}, ErrInvalidInput, `filename: entrada inválida: ".txt" no es una extensión de video (`},
+		{"empty", SubmitRequest{Filename: "a.mp4"}, ErrInvalidInput, "video_base64: entrada inválida: el video está vacío"},
+		{"too many bytes", SubmitRequest{Data: make([]byte, 2<<20+1), Filename: "a.mp4"}, ErrTooLarge, "video_base64: demasiado grande: 2097153 bytes superan el límite de 2097152"},
 		{"face", SubmitRequest{Data: avi[:1000], Filename: "a.avi", FaceEnhance: true}, enhance.ErrFaceUnavailable, "face_enhance"},
 		{"unknown model", SubmitRequest{Data: avi[:1000], Filename: "a.avi", ModelType: "nope"}, nil, "model_type"},
 		{"scale 5", SubmitRequest{Data: avi[:1000], Filename: "a.avi", ModelType: "anime_video", Scale: 5}, nil, "scale"},
-		{"too long", SubmitRequest{Data: read(t, "3gp.3gp"), Filename: "a.3gp", ModelType: "anime_video", Scale: 1}, ErrInvalidInput, "video_base64"},
+		{"too long", SubmitRequest{Data: read(t, "3gp.3gp"), Filename: "a.3gp", ModelType: "anime_video", Scale: 1}, ErrInvalidInput, "video_base64: entrada inválida: el video dura "},
 	}
 	for name, p := range bad {
 		b, err := os.ReadFile(p)
@@ -153,12 +153,16 @@ func TestSubmitRefuses(t *testing.T) {
 		}
 		// The extension must pass so that the contents are what is refused.
 		fn := strings.TrimSuffix(name, filepath.Ext(name)) + ".mp4"
+		want := "video_base64: entrada inválida: no es un video legible ("
+		if len(b) == 0 {
+			want = "video_base64: entrada inválida: el video está vacío"
+		}
 		cases = append(cases, struct {
 			name  string
 			req   SubmitRequest
 			kind  error
 			field string
-		}{"bad " + name, SubmitRequest{Data: b, Filename: fn, ModelType: "anime_video", Scale: 2}, ErrInvalidInput, "video_base64"})
+		}{"bad " + name, SubmitRequest{Data: b, Filename: fn, ModelType: "anime_video", Scale: 2}, ErrInvalidInput, want})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,14 +186,14 @@ func TestSubmitRefuses(t *testing.T) {
 		scale      int
 		field      string
 	}{
-		{"too many frames", "mp4.mp4", 1, "video_base64"},
-		{"too many pixels", "VID_20191220_170832.mp4", 2, "scale"},
+		{"too many frames", "mp4.mp4", 1, "video_base64: entrada inválida: el video tiene "},
+		{"too many pixels", "VID_20191220_170832.mp4", 2, "scale: entrada inválida: fotogramas de "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := big.Submit(context.Background(), f.user,
 				SubmitRequest{Data: read(t, c.clip), Filename: "a.mp4", ModelType: "anime_video", Scale: c.scale})
 			if !errors.Is(err, ErrInvalidInput) || !strings.HasPrefix(err.Error(), c.field) {
-				t.Errorf("got %v, want %s: invalid input", err, c.field)
+				t.Errorf("got %v, want ErrInvalidInput starting %q", err, c.field)
 			}
 		})
 	}
