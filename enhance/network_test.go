@@ -71,8 +71,19 @@ func readPNG(t testing.TB, path string) image.Image {
 // TestForwardMatchesReference runs every case of the shared fixtures through
 // enhance.Forward, the `forward` command's code path, on the CPU runtime.
 func TestForwardMatchesReference(t *testing.T) {
-	const tol = 1e-3 // the issue's bound for fp32 on every runtime
 	dir := filepath.Join(shared, "fixtures", "sr")
+	forEachFixture(t, dir, func(t *testing.T, c fixtures.Case) {
+		weights := filepath.Join(dir, c.Weights)
+		if c.Format == "ncnn" {
+			weights = filepath.Join(enginesDir(), c.Weights+".param")
+		}
+		needWeights(t, weights)
+		forwardMatches(t, cpuRuntime(t), weights, dir, c)
+	})
+}
+
+// forEachFixture runs check on every case of the manifest in dir.
+func forEachFixture(t *testing.T, dir string, check func(*testing.T, fixtures.Case)) {
 	cases, err := fixtures.ReadManifest(dir)
 	if err != nil {
 		t.Fatalf("%v: ../shared must sit beside the repository", err)
@@ -80,36 +91,36 @@ func TestForwardMatchesReference(t *testing.T) {
 	if len(cases) == 0 {
 		t.Fatal("no cases in the manifest")
 	}
-	rt := cpuRuntime(t)
 	for _, c := range cases {
-		t.Run(filepath.Base(c.Expected), func(t *testing.T) {
-			weights := filepath.Join(dir, c.Weights)
-			if c.Format == "ncnn" {
-				weights = filepath.Join(enginesDir(), c.Weights+".param")
-			}
-			needWeights(t, weights)
-			img := readPNG(t, filepath.Join(dir, c.Input))
-			got, shape, err := enhance.Forward(rt, weights, img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if shape != c.Shape {
-				t.Fatalf("shape %v, want %v", shape, c.Shape)
-			}
-			want, err := fixtures.ReadF32(filepath.Join(dir, c.Expected))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(want) != len(got) {
-				t.Fatalf("%d values, expected file has %d", len(got), len(want))
-			}
-			maxErr := fixtures.MaxAbsError(got, want)
-			if !(maxErr <= tol) {
-				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
-			} else {
-				t.Logf("max abs error %.3g", maxErr)
-			}
-		})
+		t.Run(filepath.Base(c.Expected), func(t *testing.T) { check(t, c) })
+	}
+}
+
+// forwardMatches runs case c (under dir) with weights through enhance.Forward
+// and checks the output's shape and that it is within 1e-3, the issue's bound
+// for fp32 on every runtime, of the reference.
+func forwardMatches(t *testing.T, rt enhance.Runtime, weights, dir string, c fixtures.Case) {
+	t.Helper()
+	const tol = 1e-3
+	img := readPNG(t, filepath.Join(dir, c.Input))
+	got, shape, err := enhance.Forward(rt, weights, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shape != c.Shape {
+		t.Fatalf("shape %v, want %v", shape, c.Shape)
+	}
+	want, err := fixtures.ReadF32(filepath.Join(dir, c.Expected))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(got) {
+		t.Fatalf("%d values, expected file has %d", len(got), len(want))
+	}
+	if e := fixtures.MaxAbsError(got, want); !(e <= tol) {
+		t.Errorf("max abs error %.3g, want ≤ %g", e, tol)
+	} else {
+		t.Logf("max abs error %.3g", e)
 	}
 }
 
