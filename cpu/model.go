@@ -180,14 +180,14 @@ func (m *Model) Impls(h, w int) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		for _, st := range p.steps {
-			if st.conv != nil {
-				impls = append(impls, C.GoString(C.ie_conv_impl(st.conv)))
+		for _, s := range p.steps {
+			if s.conv != nil {
+				impls = append(impls, convImpl(s.conv))
 			}
 		}
 		if p.gfp != nil {
 			for _, v := range p.gfp.convs {
-				impls = append(impls, C.GoString(C.ie_conv_impl(v)))
+				impls = append(impls, convImpl(v))
 			}
 		}
 		return nil
