@@ -3,7 +3,6 @@ package face
 import (
 	"errors"
 	"image"
-	"image/draw"
 	"math"
 	"path/filepath"
 	"sort"
@@ -144,13 +143,9 @@ type rgb struct {
 }
 
 func toRGB(img image.Image) rgb {
-	b := img.Bounds()
-	src, ok := img.(*image.RGBA)
-	if !ok || b.Min != (image.Point{}) {
-		src = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
-	}
-	out := rgb{b.Dx(), b.Dy(), make([]float32, 3*b.Dx()*b.Dy())}
+	src := toRGBA(img)
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	out := rgb{w, h, make([]float32, 3*w*h)}
 	for y := 0; y < out.h; y++ {
 		row := src.Pix[y*src.Stride:]
 		for x := 0; x < out.w; x++ {
