@@ -94,8 +94,8 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 	if req.ImageBase64 == "" {
 		return errorf(InvalidInput, "Campo requerido: image_base64")
 	}
-	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
-		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
+	if err := checkScale(req.Scale); err != nil {
+		return err
 	}
 	if err := checkDescription(req.Description); err != nil {
 		return err
@@ -371,6 +371,15 @@ const maxFilenameLen = 255
 // maxDescriptionLen bounds a record's description, in characters: every
 // list page shows it, up to 100 times.
 const maxDescriptionLen = 1000
+
+// checkScale refuses a scale given outside 1 to 4; nil takes the
+// configured default.
+func checkScale(scale *int) error {
+	if scale != nil && (*scale < 1 || *scale > 4) {
+		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *scale)
+	}
+	return nil
+}
 
 // checkDescription refuses a description longer than maxDescriptionLen.
 func checkDescription(d string) error {

@@ -97,8 +97,8 @@ func (s *Server) enhanceVideo(w http.ResponseWriter, r *http.Request, u *store.U
 	if err := checkDescription(req.Description); err != nil {
 		return err
 	}
-	if req.Scale != nil && (*req.Scale < 1 || *req.Scale > 4) {
-		return errorf(InvalidInput, "scale debe estar entre 1 y 4 (recibido %d)", *req.Scale)
+	if err := checkScale(req.Scale); err != nil {
+		return err
 	}
 	if s.videos == nil {
 		return errorf(Unavailable, "Procesamiento de video no disponible en este servidor")
