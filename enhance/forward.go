@@ -2,10 +2,11 @@ package enhance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"path/filepath"
+	"strings"
 
 	"imageenhancer/enhance/graph"
 )
@@ -48,14 +49,25 @@ func Forward(rt Runtime, weightsPath string, img image.Image) (out []float32, sh
 	return out, [4]int{1, 3, h * s, w * s}, nil
 }
 
-// loadForward is LoadNetwork, or LoadGFPGAN for a checkpoint LoadNetwork
-// refuses as unsupported that is a GFPGAN.
+// loadForward is LoadNetwork, or for a PyTorch checkpoint that holds a
+// GFPGAN, which LoadNetwork refuses, that GFPGAN. The checkpoint is read
+// once whichever it holds: a GFPGAN's is hundreds of megabytes.
 func loadForward(path string) (graph.Network, error) {
-	net, err := LoadNetwork(path)
-	if errors.Is(err, ErrUnsupportedNetwork) {
-		if g, gerr := LoadGFPGAN(path); gerr == nil {
-			return g, nil
-		}
+	if !strings.EqualFold(filepath.Ext(path), ".pth") {
+		return LoadNetwork(path)
 	}
-	return net, err
+	sd, err := readStateDict(path)
+	if err != nil {
+		return nil, err
+	}
+	var net graph.Network
+	if isGFPGAN(sd) {
+		net, err = gfpganFromStateDict(&stateDict{t: sd, used: map[string]bool{}})
+	} else {
+		net, err = fromStateDict(sd)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return net, nil
 }

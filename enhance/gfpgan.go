@@ -28,7 +28,7 @@ func LoadGFPGAN(path string) (*graph.GFPGAN, error) {
 }
 
 // isGFPGAN reports whether a state dict looks like a GFPGAN generator, so
-// that LoadNetwork can hand it to gfpganFromStateDict.
+// that loadForward can hand it to gfpganFromStateDict.
 func isGFPGAN(t map[string]*pth.Tensor) bool {
 	return t["stylegan_decoder.constant_input.weight"] != nil
 }
