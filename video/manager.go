@@ -318,6 +318,7 @@ func (m *Manager) Delete(ctx context.Context, userID, id string) error {
 	}
 	m.mu.Lock()
 	m.queue = slices.DeleteFunc(m.queue, func(q queued) bool { return q.id == id })
+	delete(m.cancelled, id) // its turn will not come
 	var done chan struct{}
 	if j := m.running[id]; j != nil {
 		j.cancel(errDeleted)
