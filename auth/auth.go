@@ -206,14 +206,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*store.Use
 // pair issued. A token that was already revoked revokes all of its user's
 // refresh tokens and is refused.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
-	if refreshToken == "" {
-		return nil, fmt.Errorf("%w: Campo requerido: refresh_token", ErrInvalidInput)
-	}
-	hash := HashRefreshToken(refreshToken)
-	rt, err := s.st.RefreshTokenByHash(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidToken
-	}
+	hash, rt, err := s.refreshToken(ctx, refreshToken)
 	if err != nil {
 		return nil, err
 	}
@@ -246,14 +239,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 // Logout revokes refreshToken if it belongs to userID. A token of another
 // user, or an unknown one, is ErrInvalidToken and left alone.
 func (s *Service) Logout(ctx context.Context, userID, refreshToken string) error {
-	if refreshToken == "" {
-		return fmt.Errorf("%w: Campo requerido: refresh_token", ErrInvalidInput)
-	}
-	hash := HashRefreshToken(refreshToken)
-	rt, err := s.st.RefreshTokenByHash(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrInvalidToken
-	}
+	hash, rt, err := s.refreshToken(ctx, refreshToken)
 	if err != nil {
 		return err
 	}
@@ -262,6 +248,23 @@ func (s *Service) Logout(ctx context.Context, userID, refreshToken string) error
 	}
 	_, err = s.st.RevokeRefreshToken(ctx, hash, s.cfg.Now().UTC())
 	return err
+}
+
+// refreshToken looks up a presented refresh token by its hash: an empty
+// one is ErrInvalidInput, an unknown one ErrInvalidToken.
+func (s *Service) refreshToken(ctx context.Context, token string) (string, *store.RefreshToken, error) {
+	if token == "" {
+		return "", nil, fmt.Errorf("%w: Campo requerido: refresh_token", ErrInvalidInput)
+	}
+	hash := HashRefreshToken(token)
+	rt, err := s.st.RefreshTokenByHash(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, ErrInvalidToken
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return hash, rt, nil
 }
 
 // Authenticate checks an access token and returns its active user.
