@@ -69,6 +69,7 @@ type Decoder struct {
 	d        *C.ie_decoder
 	w, h     int
 	tb, rate Rational
+	msg      [errLen]C.char // the shim's error message, reused frame after frame
 }
 
 // OpenDecoder opens the video stream of path.
@@ -104,14 +105,13 @@ func (d *Decoder) Next() (Frame, error) {
 		return Frame{}, errors.New("video: decoder closed")
 	}
 	img := image.NewRGBA(image.Rect(0, 0, d.w, d.h))
-	buf := make([]C.char, errLen)
 	var pts C.int64_t
-	ret := C.ie_dec_next(d.d, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Stride), &pts, &buf[0], errLen)
+	ret := C.ie_dec_next(d.d, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Stride), &pts, &d.msg[0], errLen)
 	switch {
 	case ret == 1:
 		return Frame{}, io.EOF
 	case ret < 0:
-		return Frame{}, avError("decode", buf)
+		return Frame{}, avError("decode", d.msg[:])
 	}
 	return Frame{Image: img, PTS: int64(pts)}, nil
 }
@@ -132,6 +132,7 @@ type Encoder struct {
 	e     *C.ie_encoder
 	codec string
 	w, h  int
+	msg   [errLen]C.char // the shim's error message, reused frame after frame
 }
 
 // NewEncoder creates the file at path.
@@ -181,9 +182,8 @@ func (e *Encoder) Write(f Frame) error {
 	if b := f.Image.Bounds(); b.Dx() != e.w || b.Dy() != e.h || len(f.Image.Pix) == 0 {
 		return fmt.Errorf("video: frame is %dx%d, the encoder takes %dx%d", b.Dx(), b.Dy(), e.w, e.h)
 	}
-	buf := make([]C.char, errLen)
-	if C.ie_enc_write(e.e, (*C.uint8_t)(unsafe.Pointer(&f.Image.Pix[0])), C.int(f.Image.Stride), C.int64_t(f.PTS), &buf[0], errLen) < 0 {
-		return avError("encode", buf)
+	if C.ie_enc_write(e.e, (*C.uint8_t)(unsafe.Pointer(&f.Image.Pix[0])), C.int(f.Image.Stride), C.int64_t(f.PTS), &e.msg[0], errLen) < 0 {
+		return avError("encode", e.msg[:])
 	}
 	return nil
 }
