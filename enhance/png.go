@@ -108,7 +108,7 @@ func encodePNGFilter(m image.Image, f pngFilter) ([]byte, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			prev, cur := make([]byte, stride), make([]byte, stride)
+			prev, cur, out := make([]byte, stride), make([]byte, stride), make([]byte, stride+1)
 			var raw bytes.Buffer
 			var z bytes.Buffer
 			fw, _ := flate.NewWriter(&z, flate.HuffmanOnly)
@@ -128,7 +128,6 @@ func encodePNGFilter(m image.Image, f pngFilter) ([]byte, error) {
 				} else {
 					clear(prev)
 				}
-				out := make([]byte, stride+1)
 				for y := y0; y < y1; y++ {
 					l.row(y, cur)
 					filterRow(f, out, cur, prev, l.bpp)
