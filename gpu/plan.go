@@ -3,7 +3,6 @@
 package gpu
 
 /*
-#include <stdlib.h>
 #include "shim.h"
 */
 import "C"
@@ -18,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unsafe"
 
 	"imageenhancer/enhance/graph"
 )
@@ -34,15 +32,10 @@ func (m *Model) applyPlan(net graph.Network) error {
 	if dir := m.rt.cfg.EnginesDir; dir != "" {
 		name := fmt.Sprintf("%s-%s-%s-%s.plan", modelHash(net), slug(info.Name), slug(info.Driver), planVersion)
 		path = filepath.Join(dir, "plans", name)
-		if b, err := os.ReadFile(path); err == nil {
-			cs := C.CString(string(b))
-			err := call(func() C.int { return C.ie_engine_set_plan(m.eng, cs) })
-			C.free(unsafe.Pointer(cs))
-			if err == nil {
-				m.Plan = "cache"
-				return nil
-			}
-			// A stale or broken plan is replaced below.
+		// A stale or broken plan is replaced below.
+		if b, err := os.ReadFile(path); err == nil && m.SetPlan(string(b)) == nil {
+			m.Plan = "cache"
+			return nil
 		}
 	}
 	if m.rt.cfg.NoTune {
@@ -54,7 +47,7 @@ func (m *Model) applyPlan(net graph.Network) error {
 		side = 256
 	}
 	side -= side % m.mult
-	if err := call(func() C.int { return C.ie_engine_tune(m.eng, 1, C.int(side), C.int(side)) }); err != nil {
+	if err := m.Tune(1, side, side); err != nil {
 		if errors.Is(err, ErrOutOfMemory) {
 			m.Plan = "default"
 			return nil
@@ -65,11 +58,7 @@ func (m *Model) applyPlan(net graph.Network) error {
 	if path == "" {
 		return nil
 	}
-	var need C.size_t
-	C.ie_engine_plan(m.eng, nil, 0, &need)
-	buf := make([]byte, int(need))
-	C.ie_engine_plan(m.eng, (*C.char)(unsafe.Pointer(&buf[0])), need, nil)
-	text := strings.TrimRight(string(buf), "\x00")
+	text := m.PlanText()
 	// A plan that cannot be saved only costs a tuning next time.
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
 		tmp := path + ".tmp"
