@@ -127,12 +127,18 @@ func (r *Runtime) Info() (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	// The driver does not change under a running process: /proc is read
+	// once, by New, not on each MaxTile.
+	driver := r.info.Driver
+	if driver == "" {
+		driver = driverVersion(int(drv))
+	}
 	return Info{
 		Device:       r.cfg.Device,
 		Name:         C.GoString(&name[0]),
 		TotalBytes:   uint64(total),
 		FreeBytes:    uint64(free),
-		Driver:       driverVersion(int(drv)),
+		Driver:       driver,
 		CUDARuntime:  int(rt),
 		ComputeMajor: int(major),
 		ComputeMinor: int(minor),
