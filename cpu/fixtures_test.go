@@ -71,20 +71,26 @@ func TestReferenceOutputs(t *testing.T) {
 			if shape != c.Shape {
 				t.Fatalf("output shape %v, want %v", shape, c.Shape)
 			}
-			want, err := fixtures.ReadF32(dir + c.Expected)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(want) != len(got) {
-				t.Fatalf("%d reference values, %d outputs", len(want), len(got))
-			}
-			maxErr := fixtures.MaxAbsError(got, want)
-			if !(maxErr <= tol) {
-				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
-			} else {
-				t.Logf("max abs error %.3g", maxErr)
-			}
+			checkReference(t, got, dir+c.Expected, tol)
 		})
+	}
+}
+
+// checkReference fails t unless got has as many values as the reference
+// file and is within tol of each.
+func checkReference(t *testing.T, got []float32, file string, tol float64) {
+	t.Helper()
+	want, err := fixtures.ReadF32(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(got) {
+		t.Fatalf("%d reference values, %d outputs", len(want), len(got))
+	}
+	if e := fixtures.MaxAbsError(got, want); !(e <= tol) {
+		t.Errorf("max abs error %.3g, want ≤ %g", e, tol)
+	} else {
+		t.Logf("max abs error %.3g", e)
 	}
 }
 

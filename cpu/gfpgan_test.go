@@ -45,18 +45,7 @@ func TestGFPGANReference(t *testing.T) {
 			if shape != c.Shape {
 				t.Fatalf("output shape %v, want %v", shape, c.Shape)
 			}
-			want, err := fixtures.ReadF32(gfpganDir + c.Expected)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(want) != len(got) {
-				t.Fatalf("%d reference values, %d outputs", len(want), len(got))
-			}
-			if e := fixtures.MaxAbsError(got, want); !(e <= tol) {
-				t.Errorf("max abs error %.3g, want ≤ %g", e, tol)
-			} else {
-				t.Logf("fp32: max abs error %.3g", e)
-			}
+			checkReference(t, got, gfpganDir+c.Expected, tol)
 			b16, _, err := enhance.Forward(r16, gfpganDir+c.Weights, img)
 			if err != nil {
 				t.Fatal(err)
