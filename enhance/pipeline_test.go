@@ -30,11 +30,12 @@ import (
 type fakeRuntime struct {
 	block   chan struct{}
 	maxTile int // when set, models say this is their largest window
+	batch   int // when over 1, models take this many tiles per Forward
 }
 
 func (r *fakeRuntime) Name() string { return "cpu" }
 func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
-	m := &fakeModel{s: net.OutScale(), block: r.block}
+	m := &fakeModel{s: net.OutScale(), block: r.block, batch: r.batch}
 	if r.maxTile > 0 {
 		return &limitedModel{m, r.maxTile}, nil
 	}
@@ -63,7 +64,10 @@ func (m *limitedModel) Forward(ctx context.Context, in []float32, n, h, w int, o
 type fakeModel struct {
 	s     int
 	block chan struct{}
+	batch int
 }
+
+func (m *fakeModel) MaxBatch(h, w int) int { return m.batch }
 
 func (m *fakeModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
 	if m.block != nil {
@@ -464,35 +468,42 @@ func TestBusy(t *testing.T) {
 	}
 }
 
+// TestEnhanceFrames: each frame comes back, in order, as Enhance makes the
+// same picture, whether frames go through the network one by one or with
+// their tiles batched together.
 func TestEnhanceFrames(t *testing.T) {
 	var frames []*image.RGBA
+	var pngs [][]byte
 	for i := 0; i < 3; i++ {
-		m := image.NewRGBA(image.Rect(0, 0, 12, 10))
-		for j := 0; j < len(m.Pix); j += 4 {
-			m.Pix[j], m.Pix[j+1], m.Pix[j+2], m.Pix[j+3] = uint8(40*i), 90, 200, 255
-		}
-		frames = append(frames, m)
+		n := noise(12, 10, uint64(20+i)) // opaque: its bytes are an RGBA's
+		frames = append(frames, &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect})
+		pngs = append(pngs, encode(t, n))
 	}
-	e := newFake(t, Config{TileSize: 4, TilePad: 2})
-	for _, scale := range []int{4, 2} {
-		out, err := e.EnhanceFrames(context.Background(), "general_v3", scale, false, frames)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) != 3 {
-			t.Fatalf("%d frames", len(out))
-		}
-		for i, f := range out {
-			if f.Rect != image.Rect(0, 0, 12*scale, 10*scale) {
-				t.Errorf("frame %d: %v", i, f.Rect)
+	ctx := context.Background()
+	for _, batch := range []int{0, 4} {
+		e := newFake(t, Config{Runtime: &fakeRuntime{batch: batch}, TileSize: 4, TilePad: 2})
+		for _, scale := range []int{4, 2} {
+			out, err := e.EnhanceFrames(ctx, "general_v3", scale, false, frames)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got, want := f.RGBAAt(5, 5), (color.RGBA{uint8(40 * i), 90, 200, 255}); got != want {
-				t.Errorf("frame %d: %v, want %v", i, got, want)
+			if len(out) != 3 {
+				t.Fatalf("batch %d, scale %d: %d frames", batch, scale, len(out))
+			}
+			for i, f := range out {
+				if f.Rect != image.Rect(0, 0, 12*scale, 10*scale) {
+					t.Errorf("batch %d, scale %d, frame %d: %v", batch, scale, i, f.Rect)
+				}
+				res, err := e.Enhance(ctx, Request{Image: pngs[i], Model: "general_v3", Scale: scale})
+				if err != nil {
+					t.Fatal(err)
+				}
+				samePixels(t, f, decodePNG(t, res.PNG))
 			}
 		}
-	}
-	if _, err := e.EnhanceFrames(context.Background(), "general_x4", 4, false, frames); !errors.Is(err, ErrModelNotInstalled) {
-		t.Errorf("uninstalled model: %v", err)
+		if _, err := e.EnhanceFrames(ctx, "general_x4", 4, false, frames); !errors.Is(err, ErrModelNotInstalled) {
+			t.Errorf("uninstalled model: %v", err)
+		}
 	}
 }
 
