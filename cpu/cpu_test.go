@@ -4,7 +4,6 @@ package cpu
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -208,5 +207,4 @@ func TestCloseTwiceAndBadSizes(t *testing.T) {
 	if _, err := r.Load(bad); err == nil {
 		t.Error("Load(truncated weights) = nil, want an error")
 	}
-	_ = fmt.Sprint()
 }
