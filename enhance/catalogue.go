@@ -23,15 +23,14 @@ type Weights struct {
 
 // Entry is one model of the catalogue.
 type Entry struct {
-	ID              string
-	Name            string // release name of the official checkpoint
-	Description     string
-	UseCase         string
-	RecommendedFor  []string
-	Architecture    string // "RRDBNet" or "SRVGGNetCompact"
-	Blocks          int    // RRDB blocks, or SRVGG body convs
-	NativeScale     int    // the network's own scale
-	SupportedScales []int
+	ID             string
+	Name           string // release name of the official checkpoint
+	Description    string
+	UseCase        string
+	RecommendedFor []string
+	Architecture   string // "RRDBNet" or "SRVGGNetCompact"
+	Blocks         int    // RRDB blocks, or SRVGG body convs
+	NativeScale    int    // the network's own scale (every model serves 1–4: allScales)
 	// Weights lists the files that install the model, in order of preference.
 	Weights []Weights
 }
