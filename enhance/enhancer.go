@@ -435,15 +435,17 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 	out := make([]*image.RGBA, 0, len(frames))
 	for len(frames) > 0 {
 		n := min(group, len(frames))
+		batch := frames[:n]
+		frames = frames[n:]
 		ins := make([]*planes, n)
 		cols := make([]*planes, n)
-		for i, f := range frames[:n] {
+		for i, f := range batch {
 			ins[i] = padReflect(&planes{c: 3, w: fw, h: fh, pix: fromImage(f).rgb}, l.multiple)
 			cols[i] = newPlanes(3, fw*s, fh*s)
 		}
 		// Faces are found outside the semaphore, as for images.
 		found := make([][]face.Face, n)
-		for i, f := range frames[:n] {
+		for i, f := range batch {
 			if det == nil {
 				break
 			}
@@ -451,8 +453,6 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 				return nil, fmt.Errorf("face_enhance: detecting faces: %w", err)
 			}
 		}
-		group := frames[:n]
-		frames = frames[n:]
 		if err := e.gate.acquire(ctx, false); err != nil {
 			return nil, err
 		}
@@ -460,7 +460,7 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 			func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
 		for i := 0; err == nil && i < n; i++ {
 			if len(found[i]) > 0 {
-				cols[i], err = pasteFaces(ctx, group[i], cols[i], found[i], scale, gfp)
+				cols[i], err = pasteFaces(ctx, batch[i], cols[i], found[i], scale, gfp)
 			}
 		}
 		e.gate.release()
