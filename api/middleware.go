@@ -87,11 +87,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
-			if v == nil || v == http.ErrAbortHandler {
-				if v != nil {
-					panic(v)
-				}
+			if v == nil {
 				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's way to abort a response silently
 			}
 			err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 			s.ad.writeError(w, r, err)
@@ -139,11 +139,7 @@ type userHandlerFunc func(w http.ResponseWriter, r *http.Request, u *store.User)
 // authed authenticates the request's bearer token and passes its user on.
 func (s *Server) authed(h userHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		authz := r.Header.Get("Authorization")
-		if authz == "" {
-			return errTokenRequired
-		}
-		scheme, token, ok := strings.Cut(authz, " ")
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return errTokenRequired
