@@ -12,15 +12,15 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
-	"slices"
 	"unsafe"
 
 	"imageenhancer/enhance/graph"
+	"imageenhancer/internal/arena"
 )
 
 // gfpPlan is GFPGAN compiled for its one input size. Every tensor is f32
 // nhwc in one arena, where tensors whose lifetimes do not overlap share
-// bytes (see gfpBuilder.place); in bf16 each convolution's input is
+// bytes (see arena.Plan); in bf16 each convolution's input is
 // converted into a scratch buffer first, and its output stays f32, so the
 // element-wise loops and the outputs keep fp32.
 type gfpPlan struct {
@@ -62,14 +62,14 @@ type gfpTensor struct {
 func (t gfpTensor) px() int { return t.h * t.w }
 
 // gfpBuilder plans a GFPGAN: tensors get arena buffers while steps are
-// collected, each buffer noting the first and last step that touches it;
-// place then gives the buffers offsets, and the steps read the arena's
+// collected, the arena noting the first and last step that touches each;
+// its Place then gives the buffers offsets, and the steps read the arena's
 // address once it exists.
 type gfpBuilder struct {
 	ctx  *C.ie_ctx
 	p    *gfpPlan
 	bf16 bool
-	bufs []gfpBuf
+	ar   arena.Plan
 	base *unsafe.Pointer // &p.arena
 	err  error
 
@@ -77,81 +77,23 @@ type gfpBuilder struct {
 	wbufB      int
 }
 
-// gfpBuf is an arena buffer: size bytes at off, live from step first to
-// step last.
-type gfpBuf struct {
-	size, off, first, last int
-}
-
 // alloc adds a buffer of bytes, live from the next step it is used in.
-func (b *gfpBuilder) alloc(bytes int) int {
-	b.bufs = append(b.bufs, gfpBuf{size: roundUp(bytes, 64), first: -1, last: -1})
-	return len(b.bufs) - 1
-}
+func (b *gfpBuilder) alloc(bytes int) int { return b.ar.Alloc(bytes) }
 
 func (b *gfpBuilder) tensor(c, h, w int) gfpTensor {
 	return gfpTensor{id: b.alloc(c * h * w * 4), c: c, h: h, w: w}
 }
 
 // ptr is the address of buffer id, valid once the arena is allocated.
-func (b *gfpBuilder) ptr(id int) unsafe.Pointer { return unsafe.Add(*b.base, b.bufs[id].off) }
+func (b *gfpBuilder) ptr(id int) unsafe.Pointer { return unsafe.Add(*b.base, b.ar.Offset(id)) }
 
 func (b *gfpBuilder) fp(id int) *C.float { return (*C.float)(b.ptr(id)) }
 
 // step adds f, which reads or writes the buffers uses (negative ones are
 // left out).
 func (b *gfpBuilder) step(f func(c *C.ie_ctx, in, out []float32) C.int, uses ...int) {
-	t := len(b.p.steps)
-	for _, id := range uses {
-		if id < 0 {
-			continue
-		}
-		u := &b.bufs[id]
-		if u.first < 0 {
-			u.first = t
-		}
-		u.last = t
-	}
+	b.ar.Use(len(b.p.steps), uses...)
 	b.p.steps = append(b.p.steps, f)
-}
-
-// place gives every buffer an offset and returns the arena's size: largest
-// first, each at the lowest offset clear of every placed buffer whose
-// lifetime overlaps its own. The activations of a 512² GFPGANv1.4 in fp32
-// take 291 MB so, against 1.3 GB with a place each.
-func (b *gfpBuilder) place() int {
-	order := make([]int, len(b.bufs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(i, j int) int { return b.bufs[j].size - b.bufs[i].size })
-	var placed []*gfpBuf
-	var busy []*gfpBuf // of placed, those live with the one being placed, by offset
-	size := 0
-	for _, i := range order {
-		u := &b.bufs[i]
-		if u.first < 0 || u.size == 0 {
-			continue // never used
-		}
-		busy = busy[:0]
-		for _, v := range placed {
-			if v.first <= u.last && u.first <= v.last {
-				busy = append(busy, v)
-			}
-		}
-		slices.SortFunc(busy, func(x, y *gfpBuf) int { return x.off - y.off })
-		off := 0
-		for _, v := range busy {
-			if off+u.size <= v.off {
-				break
-			}
-			off = max(off, v.off+v.size)
-		}
-		u.off = off
-		size = max(size, off+u.size)
-		placed = append(placed, u)
-	}
-	return size
 }
 
 // conv adds a convolution of x by cv's sizes with weights w (nil for a
@@ -425,9 +367,11 @@ func buildGFPGAN(ctx *C.ie_ctx, n *graph.GFPGAN, cfg Config) (*gfpPlan, error) {
 	// reserved, rather than keeping them as Go heap.
 	debug.FreeOSMemory()
 	// The modulation's buffers are live throughout.
-	b.bufs[b.wbuf] = gfpBuf{size: roundUp(b.wbufB, 64), last: len(p.steps)}
-	b.bufs[b.sbuf] = gfpBuf{size: roundUp(maxModIn(n)*4, 64), last: len(p.steps)}
-	size := b.place()
+	b.ar.Resize(b.wbuf, b.wbufB)
+	b.ar.Resize(b.sbuf, maxModIn(n)*4)
+	b.ar.Use(0, b.wbuf, b.sbuf)
+	b.ar.Use(len(p.steps), b.wbuf, b.sbuf)
+	size := b.ar.Place()
 	p.arena = C.ie_alloc(C.size_t(size))
 	if p.arena == nil {
 		p.free()

@@ -125,69 +125,6 @@ func TestGFPGANBatch(t *testing.T) {
 	}
 }
 
-// randGFPGAN builds GFPGANv1Clean with random weights and the official
-// GFPGANv1.3/1.4 sizes at 512² (channel_multiplier 2, narrow 1, U-Net
-// at half width, num_style_feat 512, sft_half), for timing.
-func randGFPGAN(rng *rand.Rand) *graph.GFPGAN {
-	const stages, nstyle = 7, 512
-	// StyleGAN2 channels by side, channel_multiplier 2.
-	ch := map[int]int{4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64}
-	unet := func(side int) int { return ch[side] / 2 }
-	conv := func(out, in, k int, bias bool) graph.Conv {
-		c := graph.Conv{Out: out, In: in, K: k, Weight: make([]float32, out*in*k*k)}
-		s := float32(1 / math.Sqrt(float64(in*k*k)))
-		for i := range c.Weight {
-			c.Weight[i] = (rng.Float32()*2 - 1) * s
-		}
-		if bias {
-			c.Bias = make([]float32, out)
-			for i := range c.Bias {
-				c.Bias[i] = (rng.Float32()*2 - 1) * 0.1
-			}
-		}
-		return c
-	}
-	vec := func(n int, s float32) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = (rng.Float32()*2 - 1) * s
-		}
-		return v
-	}
-	mod := func(out, in, k, latent int, demod, up bool) graph.ModulatedConv {
-		return graph.ModulatedConv{Conv: conv(out, in, k, false), Modulation: conv(in, nstyle, 1, true), Demodulate: demod, Upsample: up, Latent: latent}
-	}
-	n := &graph.GFPGAN{Size: 512, NumStyleFeat: nstyle, NumLatent: 2*stages + 2, SFTHalf: true}
-	n.First = conv(unet(512), 3, 1, true)
-	for k := range stages {
-		side := 512 >> k
-		n.Down = append(n.Down, graph.UNetBlock{Conv1: conv(unet(side), unet(side), 3, true), Conv2: conv(unet(side/2), unet(side), 3, true), Skip: conv(unet(side/2), unet(side), 1, false)})
-	}
-	n.FinalConv = conv(unet(4), unet(4), 3, true)
-	n.FinalLinear = conv(n.NumLatent*nstyle, unet(4)*16, 1, true)
-	for k := range stages {
-		side := 8 << k
-		in, out := unet(side/2), unet(side)
-		n.Up = append(n.Up, graph.UNetBlock{Conv1: conv(in, in, 3, true), Conv2: conv(out, in, 3, true), Skip: conv(out, in, 1, false), Up: true})
-		half := ch[side] / 2
-		n.CondScale = append(n.CondScale, graph.SFTCondition{Conv1: conv(out, out, 3, true), Conv2: conv(half, out, 3, true)})
-		n.CondShift = append(n.CondShift, graph.SFTCondition{Conv1: conv(out, out, 3, true), Conv2: conv(half, out, 3, true)})
-	}
-	n.ConstChannels = ch[4]
-	n.Constant = vec(ch[4]*16, 1)
-	n.StyleConv1 = graph.StyleConv{ModulatedConv: mod(ch[4], ch[4], 3, 0, true, false), NoiseWeight: 0.1, Noise: vec(16, 1), Bias: vec(ch[4], 0.1)}
-	n.ToRGB1 = graph.StyleToRGB{ModulatedConv: mod(3, ch[4], 1, 1, false, false), Bias: vec(3, 0.1)}
-	for k := range stages {
-		side := 8 << k
-		in, out := ch[side/2], ch[side]
-		n.StyleConvs = append(n.StyleConvs,
-			graph.StyleConv{ModulatedConv: mod(out, in, 3, 2*k+1, true, true), NoiseWeight: 0.1, Noise: vec(side*side, 1), Bias: vec(out, 0.1)},
-			graph.StyleConv{ModulatedConv: mod(out, out, 3, 2*k+2, true, false), NoiseWeight: 0.1, Noise: vec(side*side, 1), Bias: vec(out, 0.1)})
-		n.ToRGBs = append(n.ToRGBs, graph.StyleToRGB{ModulatedConv: mod(3, out, 1, 2*k+3, false, false), Bias: vec(3, 0.1)})
-	}
-	return n
-}
-
 // BenchmarkGFPGAN times one 512² face: the narrow fixture network and a
 // GFPGANv1.4-shaped one with random weights, fp32 and bf16:
 //
@@ -198,7 +135,7 @@ func BenchmarkGFPGAN(b *testing.B) {
 		load func() (*graph.GFPGAN, error)
 	}{
 		{"narrow", func() (*graph.GFPGAN, error) { return enhance.LoadGFPGAN(gfpganDir + "weights/gfpgan_narrow.pth") }},
-		{"v1.4-shaped", func() (*graph.GFPGAN, error) { return randGFPGAN(rand.New(rand.NewPCG(1, 4))), nil }},
+		{"v1.4-shaped", func() (*graph.GFPGAN, error) { return fixtures.RandomGFPGAN(rand.New(rand.NewPCG(1, 4))), nil }},
 	}
 	for _, nt := range nets {
 		var net *graph.GFPGAN // built by the first sub-benchmark that runs
@@ -242,44 +179,8 @@ func BenchmarkGFPGAN(b *testing.B) {
 				}
 				sec := b.Elapsed().Seconds() / float64(b.N)
 				b.ReportMetric(sec*1e3, "ms/face")
-				b.ReportMetric(gfpganFLOPs(net)/sec/1e9, "GFLOP/s")
+				b.ReportMetric(fixtures.GFPGANFLOPs(net)/sec/1e9, "GFLOP/s")
 			})
 		}
 	}
-}
-
-// gfpganFLOPs counts 2 per multiply-add of every convolution and linear
-// layer of one face (the modulations and element-wise steps are left out).
-func gfpganFLOPs(n *graph.GFPGAN) float64 {
-	var f float64
-	conv := func(c *graph.Conv, side int) { f += 2 * float64(c.Out*c.In*c.K*c.K) * float64(side*side) }
-	side := n.Size
-	conv(&n.First, side)
-	for _, b := range n.Down {
-		conv(&b.Conv1, side)
-		side /= 2
-		conv(&b.Conv2, side)
-		conv(&b.Skip, side)
-	}
-	conv(&n.FinalConv, side)
-	conv(&n.FinalLinear, 1)
-	for k, b := range n.Up {
-		conv(&b.Conv1, side)
-		side *= 2
-		conv(&b.Conv2, side)
-		conv(&b.Skip, side)
-		for _, c := range []*graph.SFTCondition{&n.CondScale[k], &n.CondShift[k]} {
-			conv(&c.Conv1, side)
-			conv(&c.Conv2, side)
-		}
-	}
-	conv(&n.StyleConv1.Conv, 4)
-	conv(&n.ToRGB1.Conv, 4)
-	for k := range n.ToRGBs {
-		side := 8 << k
-		conv(&n.StyleConvs[2*k].Conv, side)
-		conv(&n.StyleConvs[2*k+1].Conv, side)
-		conv(&n.ToRGBs[k].Conv, side)
-	}
-	return f
 }

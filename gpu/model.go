@@ -32,7 +32,12 @@ type Model struct {
 }
 
 // Load compiles net for this GPU, tuning it (or reading its cached plan).
+// A GFPGAN runs on the library's fp32 primitives instead (see gfpgan.go)
+// and has no plan.
 func (r *Runtime) Load(net graph.Network) (graph.Model, error) {
+	if g, ok := net.(*graph.GFPGAN); ok {
+		return r.loadGFPGAN(g)
+	}
 	m, err := r.LoadModel(net)
 	if err != nil {
 		return nil, err

@@ -29,4 +29,20 @@ int ie_engine_tune(iegpu_engine *eng, int n, int h, int w);
 int ie_engine_plan(iegpu_engine *eng, char *buf, size_t len, size_t *needed);
 int ie_engine_set_plan(iegpu_engine *eng, const char *plan);
 
+// GFPGAN's primitives (csrc/gfpgan.cu), as ie_dev_* (the CPU shim has its own ie_add, ie_free...).
+int ie_dev_malloc(iegpu_context *ctx, size_t bytes, void **out);
+int ie_dev_free(iegpu_context *ctx, void *p);
+int ie_dev_upload(iegpu_context *ctx, void *dst, const void *src, size_t bytes);
+int ie_dev_download(iegpu_context *ctx, void *dst, const void *src, size_t bytes);
+int ie_dev_sync(iegpu_context *ctx);
+int ie_dev_conv2d_workspace(iegpu_context *ctx, const iegpu_conv_op *op, size_t *bytes);
+int ie_dev_conv2d(iegpu_context *ctx, const iegpu_conv_op *op);
+int ie_dev_linear(iegpu_context *ctx, const float *w, const float *b, const float *x, int in, int out, float *y);
+int ie_dev_modulate(iegpu_context *ctx, const float *w, int out, int in, int kk, const float *s, int demod, float gain,
+                float *factors, float *dst);
+int ie_dev_up2(iegpu_context *ctx, const float *x, int c, int h, int w, float *y);
+int ie_dev_down2(iegpu_context *ctx, const float *x, int c, int h, int w, float *y);
+int ie_dev_add(iegpu_context *ctx, const float *a, const float *b, size_t n, float *y);
+int ie_dev_affine(iegpu_context *ctx, const float *x, size_t n, float a, float b, float *y);
+
 #endif

@@ -4,7 +4,8 @@
  * returns an iegpu_status, and iegpu_last_error gives the detail of the last
  * failure on the calling thread. The library runs Real-ESRGAN's two
  * architectures (RRDBNet, SRVGGNetCompact) with fp16 storage (NHWC) and fp32
- * accumulation on tensor cores; it knows nothing of files or tiling: the
+ * accumulation on tensor cores, and offers the fp32 primitives that GFPGAN's
+ * steps are made of; it knows nothing of files or tiling: the
  * caller hands it weights and tiles, and saves or restores its tuned plan. */
 #ifndef IEGPU_H
 #define IEGPU_H
@@ -94,6 +95,58 @@ IEGPU_EXPORT int iegpu_engine_time(iegpu_engine *eng, int n, int h, int w, int i
 IEGPU_EXPORT int iegpu_engine_tune(iegpu_engine *eng, int n, int h, int w);
 IEGPU_EXPORT int iegpu_engine_plan(iegpu_engine *eng, char *buf, size_t len, size_t *needed);
 IEGPU_EXPORT int iegpu_engine_set_plan(iegpu_engine *eng, const char *plan);
+
+/* GFPGAN's primitives (gfpgan.cu), driven step by step by the caller: device
+ * memory and operations on float32 NCHW planes of one image in it. Each
+ * operation is enqueued on the context's stream; upload and download wait
+ * for it. Pointers are device pointers unless said otherwise. */
+IEGPU_EXPORT int iegpu_malloc(iegpu_context *ctx, size_t bytes, void **out);
+IEGPU_EXPORT int iegpu_free(iegpu_context *ctx, void *p);
+/* Host to device and back (host src/dst), synchronous. */
+IEGPU_EXPORT int iegpu_upload(iegpu_context *ctx, void *dst, const void *src, size_t bytes);
+IEGPU_EXPORT int iegpu_download(iegpu_context *ctx, void *dst, const void *src, size_t bytes);
+IEGPU_EXPORT int iegpu_sync(iegpu_context *ctx);
+
+/* A k x k convolution (k 1 or 3, stride 1, zero padding k/2) with its
+ * epilogue fused, for output channel o and pixel p:
+ *   v = gain*conv + noise_weight*noise[p] + bias[o]; if lrelu: leaky ReLU 0.2;
+ *   v += add[o][p]; if o >= sft_c0: v = v*sft_scale[o-sft_c0][p] + sft_shift[o-sft_c0][p]
+ * where each absent (NULL) term is left out. */
+typedef struct {
+	int in, out, k, h, w;
+	const float *x;       /* in x h x w */
+	const float *weight;  /* (in*k*k) x out, as iegpu_modulate writes it */
+	const float *bias;    /* out, or NULL */
+	float gain;
+	const float *noise;   /* h x w, or NULL */
+	float noise_weight;
+	int lrelu;
+	const float *add;     /* out x h x w, or NULL */
+	int sft_c0;
+	const float *sft_scale, *sft_shift;  /* (out-sft_c0) x h x w, or NULL */
+	float *y;             /* out x h x w, apart from every input */
+	float *work;          /* iegpu_conv2d_workspace bytes (NULL when 0) */
+	size_t work_bytes;
+} iegpu_conv_op;
+/* iegpu_conv2d_workspace gives the scratch bytes op's shape needs (split K). */
+IEGPU_EXPORT int iegpu_conv2d_workspace(iegpu_context *ctx, const iegpu_conv_op *op, size_t *bytes);
+IEGPU_EXPORT int iegpu_conv2d(iegpu_context *ctx, const iegpu_conv_op *op);
+/* y = w x + b: w out x in row-major, b may be NULL. */
+IEGPU_EXPORT int iegpu_linear(iegpu_context *ctx, const float *w, const float *b, const float *x, int in, int out,
+                              float *y);
+/* iegpu_modulate turns w (PyTorch out x in x kk) into a convolution's
+ * weights (in*kk) x out: dst[i*kk+t][o] = w[o][i][t]*s[i]*f[o], where s (in
+ * values) may be NULL for 1 and f[o] = gain/sqrt(sum_{i,t} (w[o][i][t]*s[i])^2 + 1e-8)
+ * if demod, else gain; factors receives f (out floats). */
+IEGPU_EXPORT int iegpu_modulate(iegpu_context *ctx, const float *w, int out, int in, int kk, const float *s,
+                                int demod, float gain, float *factors, float *dst);
+/* Bilinear resizing of c planes of h x w (align_corners=False): up2 doubles
+ * the sides, down2 halves them (the mean of each 2x2 cell). */
+IEGPU_EXPORT int iegpu_up2(iegpu_context *ctx, const float *x, int c, int h, int w, float *y);
+IEGPU_EXPORT int iegpu_down2(iegpu_context *ctx, const float *x, int c, int h, int w, float *y);
+/* y = a + b and y = a*x + b, element-wise over n floats. */
+IEGPU_EXPORT int iegpu_add(iegpu_context *ctx, const float *a, const float *b, size_t n, float *y);
+IEGPU_EXPORT int iegpu_affine(iegpu_context *ctx, const float *x, size_t n, float a, float b, float *y);
 
 #ifdef __cplusplus
 }
