@@ -71,6 +71,9 @@ func runEnhance(args []string) error {
 				progressbar.OptionSetDescription("tiles"), progressbar.OptionShowCount(),
 				progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
 		}
+		if total != bar.GetMax() { // redone with smaller tiles after running out of GPU memory
+			bar.ChangeMax(total)
+		}
 		bar.Set(done)
 	}
 	if !term.IsTerminal(int(os.Stderr.Fd())) {

@@ -44,77 +44,17 @@ func serve() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, dbName, err := openStore(ctx, cfg)
+	svc, err := newService(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close(context.WithoutCancel(ctx))
-
-	secret, err := jwtSecret(cfg, log)
-	if err != nil {
-		return err
-	}
-	au, err := auth.New(auth.Config{
-		Secret: secret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, BcryptCost: cfg.BcryptCost,
-	}, st)
-	if err != nil {
-		return err
-	}
-
-	rt, gpuStatus, err := newRuntime(cfg.UseGPU, runtimeConfig{EnginesDir: cfg.EnginesDir, CPUBF16: cfg.CPUBF16}, log)
-	if err != nil {
-		return err
-	}
-	enh, err := enhance.New(enhance.Config{
-		EnginesDir:      cfg.EnginesDir,
-		Runtime:         rt,
-		TileSize:        cfg.TileSize,
-		TilePad:         cfg.TilePad,
-		DefaultScale:    cfg.DefaultScale,
-		MaxInputPixels:  cfg.MaxInputPixels,
-		MaxOutputPixels: cfg.MaxOutputPixels,
-		Concurrency:     cfg.InferenceConcurrency,
-		QueueLength:     queueLength(cfg.InferenceQueue),
-	})
-	if err != nil {
-		return err
-	}
-	defer enh.Close()
-
-	videos, err := video.NewManager(video.Config{
-		DataDir:            cfg.DataDir,
-		Workers:            cfg.Video.Workers,
-		MaxInputBytes:      cfg.Video.MaxBytes,
-		MaxDurationSeconds: cfg.Video.MaxDurationSeconds,
-		MaxFrames:          cfg.Video.MaxFrames,
-		MaxOutputPixels:    cfg.Video.MaxOutputPixels,
-		Encoder:            cfg.Video.Encoder,
-		DefaultScale:       cfg.DefaultScale,
-	}, st, enh)
-	if err != nil {
-		return err
-	}
-	// Closed after the HTTP server has drained: running jobs stay
+	// Closed after the HTTP server has drained: running video jobs stay
 	// in_progress in the store and resume at the next start.
-	defer videos.Close()
-	if err := videos.Start(ctx); err != nil {
-		return err
-	}
-
-	handler := api.New(api.Config{
-		DataDir:           cfg.DataDir,
-		MaxBodyBytes:      cfg.MaxBodyBytes,
-		VideoMaxBodyBytes: cfg.Video.MaxBodyBytes(),
-		SwaggerUIDir:      cfg.SwaggerUIDir,
-		Database:          dbName,
-		AllowOrigin:       cfg.CORSOrigin,
-		Version:           version,
-		GPUStatus:         gpuStatus,
-	}, log, st, au, enh, videos)
+	defer svc.Close()
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           handler,
+		Handler:           svc.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -122,13 +62,12 @@ func serve() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go purgeTokens(ctx, au, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "addr", cfg.Addr, "database", dbName, "runtime", enh.RuntimeName(),
+	log.Info("serving", "addr", cfg.Addr, "database", svc.database, "runtime", svc.enh.RuntimeName(),
 		"data_dir", cfg.DataDir, "engines_dir", cfg.EnginesDir)
-	if fe := enh.FaceEnhance(); !fe.Available {
+	if fe := svc.enh.FaceEnhance(); !fe.Available {
 		log.Info("face_enhance unavailable: requests asking for it get a 400", "reason", fe.Reason)
 	}
 
@@ -148,6 +87,108 @@ func serve() error {
 		return err
 	}
 	return nil
+}
+
+// service is what serve puts behind its http.Server: the API's handler and
+// the parts it runs on.
+type service struct {
+	handler  http.Handler
+	enh      *enhance.Enhancer
+	database string   // "sqlite" or "mongodb"
+	closers  []func() // in the order of opening
+}
+
+// newService builds the service from cfg: the store, authentication, the
+// runtime (the GPU when cfg.UseGPU and one is usable, else the CPU), the
+// pipeline, the video manager (started: interrupted jobs resume) and the
+// API handler; and it purges expired refresh tokens until ctx ends. The
+// latency benchmark builds its server with it too.
+func newService(ctx context.Context, cfg *config, log *slog.Logger) (svc *service, err error) {
+	svc = &service{}
+	defer func() {
+		if err != nil {
+			svc.Close()
+		}
+	}()
+	st, dbName, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	svc.database = dbName
+	svc.closers = append(svc.closers, func() { st.Close(context.WithoutCancel(ctx)) })
+
+	secret, err := jwtSecret(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	au, err := auth.New(auth.Config{
+		Secret: secret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, BcryptCost: cfg.BcryptCost,
+	}, st)
+	if err != nil {
+		return nil, err
+	}
+
+	rt, gpuStatus, err := newRuntime(cfg.UseGPU, runtimeConfig{EnginesDir: cfg.EnginesDir, CPUBF16: cfg.CPUBF16}, log)
+	if err != nil {
+		return nil, err
+	}
+	enh, err := enhance.New(enhance.Config{
+		EnginesDir:      cfg.EnginesDir,
+		Runtime:         rt,
+		TileSize:        cfg.TileSize,
+		TilePad:         cfg.TilePad,
+		DefaultScale:    cfg.DefaultScale,
+		MaxInputPixels:  cfg.MaxInputPixels,
+		MaxOutputPixels: cfg.MaxOutputPixels,
+		Concurrency:     cfg.InferenceConcurrency,
+		QueueLength:     queueLength(cfg.InferenceQueue),
+		Log:             log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.enh = enh
+	svc.closers = append(svc.closers, func() { enh.Close() })
+
+	videos, err := video.NewManager(video.Config{
+		DataDir:            cfg.DataDir,
+		Workers:            cfg.Video.Workers,
+		MaxInputBytes:      cfg.Video.MaxBytes,
+		MaxDurationSeconds: cfg.Video.MaxDurationSeconds,
+		MaxFrames:          cfg.Video.MaxFrames,
+		MaxOutputPixels:    cfg.Video.MaxOutputPixels,
+		Encoder:            cfg.Video.Encoder,
+		DefaultScale:       cfg.DefaultScale,
+	}, st, enh)
+	if err != nil {
+		return nil, err
+	}
+	svc.closers = append(svc.closers, func() { videos.Close() })
+	if err := videos.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	svc.handler = api.New(api.Config{
+		DataDir:           cfg.DataDir,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		VideoMaxBodyBytes: cfg.Video.MaxBodyBytes(),
+		SwaggerUIDir:      cfg.SwaggerUIDir,
+		Database:          dbName,
+		AllowOrigin:       cfg.CORSOrigin,
+		Version:           version,
+		GPUStatus:         gpuStatus,
+	}, log, st, au, enh, videos)
+	go purgeTokens(ctx, au, log)
+	return svc, nil
+}
+
+// Close stops the video manager and releases the models and the store, in
+// the reverse order of opening. Calling it twice is safe.
+func (s *service) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
 }
 
 // queueLength is INFERENCE_QUEUE as enhance.Config wants it: there 0 means

@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
+
+	"imageenhancer/enhance"
+	"imageenhancer/enhance/graph"
 )
 
 // TestBusy: with one inference slot and no queue, requests arriving while
@@ -47,5 +52,42 @@ func TestBusy(t *testing.T) {
 	r := e.do("GET", "/api/images", access, nil).want(t, 200)
 	if num(t, r.body, "total") != created {
 		t.Errorf("%d records, want %d (busy requests leave none)", num(t, r.body, "total"), created)
+	}
+}
+
+// fullRuntime loads networks whose every Forward fails for want of device
+// memory, as the GPU runtime does on a card that others have filled.
+type fullRuntime struct{ enhance.Runtime }
+
+func (r fullRuntime) Load(net graph.Network) (graph.Model, error) {
+	m, err := r.Runtime.Load(net)
+	if err != nil {
+		return nil, err
+	}
+	return fullModel{m}, nil
+}
+
+type fullModel struct{ graph.Model }
+
+func (fullModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	return fmt.Errorf("test: %dx%d: %w", w, h, graph.ErrOutOfMemory)
+}
+
+// TestOutOfMemory: when not even the pipeline's smallest tile fits on the
+// device, the client gets 503 with Retry-After, not 500, and no record.
+func TestOutOfMemory(t *testing.T) {
+	e := newEnv(t, envOptions{runtime: func(rt enhance.Runtime) enhance.Runtime { return fullRuntime{rt} }})
+	access, _ := e.user("miusuario")
+	body := map[string]any{
+		"image_base64": base64.StdEncoding.EncodeToString(encodePNG(t, photoCrop(t, "astronaut.png", 210, 110, 64))),
+		"model_type":   testModel,
+	}
+	r := e.do("POST", "/api/images/enhance", access, body).want(t, 503, "Memoria de GPU insuficiente")
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s <= 0 {
+		t.Errorf("503 with Retry-After %q", r.header.Get("Retry-After"))
+	}
+	r = e.do("GET", "/api/images", access, nil).want(t, 200)
+	if n := num(t, r.body, "total"); n != 0 {
+		t.Errorf("%d records, want none", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"imageenhancer/auth"
 	"imageenhancer/enhance"
 	"imageenhancer/store"
+	"imageenhancer/video"
 )
 
 // Kind classifies an error for the client; one table maps kinds to statuses.
@@ -102,6 +103,12 @@ func classify(err error) *Error {
 		return &Error{Kind: TooLarge, Msg: clientMessage(err)}
 	case errors.Is(err, enhance.ErrBusy):
 		return errorf(Unavailable, "Servidor ocupado: la cola de procesamiento está llena, reintente en %d segundos", retryAfterSeconds)
+	case errors.Is(err, video.ErrNoFFmpeg):
+		return errorf(Unavailable, "Procesamiento de video no disponible en este servidor (compilado sin FFmpeg)")
+	case errors.Is(err, enhance.ErrOutOfMemory):
+		// The pipeline has already halved its tile down to the smallest:
+		// the device is full now (other requests, other processes).
+		return errorf(Unavailable, "Memoria de GPU insuficiente para procesar la imagen, incluso en teselas pequeñas; reintente en %d segundos o envíe una imagen menor", retryAfterSeconds)
 	}
 	return &Error{Kind: Internal, Msg: "Error interno del servidor", Err: err}
 }

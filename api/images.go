@@ -203,12 +203,22 @@ func (s *Server) enhanceImage(w http.ResponseWriter, r *http.Request, u *store.U
 		return err
 	}
 	keep = true
+	w.Header().Set("Server-Timing", serverTiming(res.Stages))
 	orig, enh := base64.StdEncoding.EncodeToString(data), base64.StdEncoding.EncodeToString(res.PNG)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"message": "Imagen procesada exitosamente",
 		"image":   imageDetailJSON{imageJSON: imageView(im), OriginalBase64: &orig, EnhancedBase64: &enh},
 	})
 	return nil
+}
+
+// serverTiming is the Server-Timing header (W3C) of an enhancement: the
+// pipeline's stages in milliseconds, for clients and benchmarks that want
+// to know where a request's time went.
+func serverTiming(st enhance.Stages) string {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return fmt.Sprintf("decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, encode;dur=%.3f",
+		ms(st.Decode), ms(st.Queue), ms(st.Infer), ms(st.Encode))
 }
 
 // GET /api/images

@@ -49,6 +49,8 @@ type envOptions struct {
 	maxBodyBytes int64
 	enginesDir   string // "" = enginesDir()
 	queueLength  int    // enhance.Config.QueueLength; 0 = 8
+	// runtime, when set, wraps the CPU runtime the pipeline runs on.
+	runtime func(enhance.Runtime) enhance.Runtime
 }
 
 // enginesDir is ENGINES_DIR, or the repository's engines folder.
@@ -102,9 +104,13 @@ func newEnv(t *testing.T, opt envOptions) *testEnv {
 	if engines == "" {
 		engines = enginesDir()
 	}
+	rt := testRuntime(t)
+	if opt.runtime != nil {
+		rt = opt.runtime(rt)
+	}
 	enh, err := enhance.New(enhance.Config{
 		EnginesDir:      engines,
-		Runtime:         testRuntime(t),
+		Runtime:         rt,
 		DefaultScale:    4,
 		TilePad:         10,
 		MaxInputPixels:  25_000_000,

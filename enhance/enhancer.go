@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -31,6 +32,11 @@ var (
 	ErrModelNotInstalled = errors.New("modelo no instalado")           // → 400, message names the file to supply
 	ErrBusy              = errors.New("cola de inferencia llena")      // → 503 with Retry-After
 	ErrFaceUnavailable   = errors.New("mejora de caras no disponible") // → 400
+	// ErrOutOfMemory is the runtimes' out-of-memory error (→ 503). The
+	// pipeline retries a tile that does not fit at half its size, so
+	// Enhancer returns it only when even the smallest tile (minTile) did
+	// not fit, or when a face did not (GFPGAN runs whole faces).
+	ErrOutOfMemory = graph.ErrOutOfMemory
 )
 
 // Request is one image to enhance.
@@ -59,6 +65,17 @@ type Result struct {
 	Scale                         int
 	GPUUsed                       bool
 	Elapsed                       time.Duration
+	Stages                        Stages
+}
+
+// Stages is how Elapsed divides between the pipeline's stages.
+type Stages struct {
+	Decode time.Duration // the input to floats
+	Queue  time.Duration // waiting for the inference semaphore
+	// Infer is the network over every tile (with any retries at smaller
+	// tiles), stitching and faces.
+	Infer  time.Duration
+	Encode time.Duration // resize, quantise, PNG
 }
 
 // ModelInfo is one catalogue entry as /api/models reports it.
@@ -95,6 +112,9 @@ type Config struct {
 	// semaphore's size); QueueLength how many more may wait before ErrBusy.
 	Concurrency int
 	QueueLength int
+	// Log receives the pipeline's warnings (a tile halved for want of
+	// device memory); nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Defaults for the Config fields left zero.
@@ -136,6 +156,9 @@ func New(cfg Config) (*Enhancer, error) {
 		cfg.QueueLength = 0
 	} else if cfg.QueueLength == 0 {
 		cfg.QueueLength = DefaultQueueLength
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
 	if cfg.TileSize < 0 || cfg.TilePad < 0 {
 		return nil, fmt.Errorf("enhance: tile size %d and pad %d must not be negative", cfg.TileSize, cfg.TilePad)
@@ -187,6 +210,12 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	var st Stages
+	mark := time.Now()
+	lap := func(d *time.Duration) {
+		now := time.Now()
+		*d, mark = now.Sub(mark), now
+	}
 	pic, err := decode(req.Image, e.cfg.MaxInputPixels)
 	if err != nil {
 		return nil, err
@@ -219,9 +248,11 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 			return nil, fmt.Errorf("face_enhance: detecting faces: %w", err)
 		}
 	}
+	lap(&st.Decode) // with the model's loading and face detection, if any
 	if err := e.gate.acquire(ctx, true); err != nil {
 		return nil, err
 	}
+	lap(&st.Queue)
 	col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
 	if err == nil && len(found) > 0 {
 		col, err = pasteFaces(ctx, src, col, found, scale, gfp)
@@ -230,6 +261,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	lap(&st.Infer)
 	col, alpha = resize(col, ow, oh), resizeOpt(alpha, ow, oh)
 	img := toImage(col, alpha, pic.deep)
 	col, alpha = nil, nil // let the floats go before encoding
@@ -237,6 +269,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding PNG: %v", err)
 	}
+	lap(&st.Encode)
 	return &Result{
 		PNG:           b,
 		OriginalWidth: pic.w, OriginalHeight: pic.h,
@@ -244,6 +277,7 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		Scale:   scale,
 		GPUUsed: e.cfg.Runtime.Name() == "gpu",
 		Elapsed: time.Since(start),
+		Stages:  st,
 	}, nil
 }
 
@@ -272,7 +306,21 @@ func outputSize(w, h, scale, ow, oh int) (int, int) {
 // any, its alpha replicated to three channels (Real-ESRGAN's
 // alpha_upsampler='realesrgan'). It returns the network-scale output,
 // clamped, unpadded: 3 colour planes (1 for a gray picture) and the alpha.
+// When a tile does not fit in the device's memory the picture is done
+// again, both passes, with smaller tiles (see withTile); progress then
+// starts over with the new count of tiles.
 func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progress func(done, total int)) (col, alpha *planes, err error) {
+	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
+	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
+	_, err = e.withTile(l, size, pw, ph, func(size int) error {
+		col, alpha, err = e.upscaleAt(ctx, l, pic, size, progress)
+		return err
+	})
+	return col, alpha, err
+}
+
+// upscaleAt is upscale with tiles of size.
+func (e *Enhancer) upscaleAt(ctx context.Context, l *loaded, pic *picture, size int, progress func(done, total int)) (col, alpha *planes, err error) {
 	s := l.scale
 	W, H := pic.w*s, pic.h*s
 	passes := 1
@@ -280,7 +328,6 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 		passes = 2
 	}
 	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
-	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
 	// Progress counts the tiles of both passes.
 	tilesPerPass := len(plan(0, pw, ph, size, e.cfg.TilePad, l.multiple))
 	report := func(pass int) func(int, int) {
@@ -456,8 +503,11 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		if err := e.gate.acquire(ctx, false); err != nil {
 			return nil, err
 		}
-		err := runTiles(ctx, l, ins, size, e.cfg.TilePad,
-			func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
+		// A size that ran out of memory stays halved for the next frames.
+		size, err = e.withTile(l, size, pw, ph, func(size int) error {
+			return runTiles(ctx, l, ins, size, e.cfg.TilePad,
+				func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
+		})
 		for i := 0; err == nil && i < n; i++ {
 			if len(found[i]) > 0 {
 				cols[i], err = pasteFaces(ctx, batch[i], cols[i], found[i], scale, gfp)

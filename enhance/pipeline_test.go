@@ -16,6 +16,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -31,6 +32,11 @@ type fakeRuntime struct {
 	block   chan struct{}
 	maxTile int // when set, models say this is their largest window
 	batch   int // when over 1, models take this many tiles per Forward
+	// oomOver, when set, makes models fail larger windows as the GPU
+	// does when out of memory, without saying their limit; oomFails
+	// counts those failures.
+	oomOver  int
+	oomFails int
 }
 
 func (r *fakeRuntime) Name() string { return "cpu" }
@@ -39,7 +45,24 @@ func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
 	if r.maxTile > 0 {
 		return &limitedModel{m, r.maxTile}, nil
 	}
+	if r.oomOver > 0 {
+		return &oomFake{m, r}, nil
+	}
 	return m, nil
+}
+
+// oomFake is a fakeModel on a device with room for windows of r.oomOver.
+type oomFake struct {
+	*fakeModel
+	r *fakeRuntime
+}
+
+func (m *oomFake) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	if h > m.r.oomOver || w > m.r.oomOver {
+		m.r.oomFails++
+		return fmt.Errorf("window %dx%d: %w", w, h, graph.ErrOutOfMemory)
+	}
+	return m.fakeModel.Forward(ctx, in, n, h, w, out)
 }
 
 // limitedModel is a fakeModel whose memory allows windows of max pixels.
@@ -119,6 +142,9 @@ func newFake(t testing.TB, cfg Config) *Enhancer {
 	cfg.EnginesDir = dir
 	if cfg.Runtime == nil {
 		cfg.Runtime = &fakeRuntime{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	e, err := New(cfg)
 	if err != nil {
@@ -504,6 +530,37 @@ func TestEnhanceFrames(t *testing.T) {
 		if _, err := e.EnhanceFrames(ctx, "general_x4", 4, false, frames); !errors.Is(err, ErrModelNotInstalled) {
 			t.Errorf("uninstalled model: %v", err)
 		}
+	}
+}
+
+// TestEnhanceFramesOutOfMemory: frames whose windows do not fit are tiled
+// at half the size, as if configured so, and the next frames start at the
+// size that fitted.
+func TestEnhanceFramesOutOfMemory(t *testing.T) {
+	var frames []*image.RGBA
+	for i := 0; i < 3; i++ {
+		n := noise(40, 30, uint64(30+i))
+		frames = append(frames, &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect})
+	}
+	ctx := context.Background()
+	rt := &fakeRuntime{oomOver: 24}
+	got, err := newFake(t, Config{Runtime: rt, TilePad: 2}).EnhanceFrames(ctx, "general_v3", 4, false, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.oomFails != 1 { // the first frame whole; then tiles of 20 (windows of 24) for all
+		t.Errorf("%d forwards refused, want 1", rt.oomFails)
+	}
+	want, err := newFake(t, Config{TileSize: 20, TilePad: 2}).EnhanceFrames(ctx, "general_v3", 4, false, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		samePixels(t, got[i], want[i])
+	}
+	_, err = newFake(t, Config{Runtime: &fakeRuntime{oomOver: 8}, TilePad: 2}).EnhanceFrames(ctx, "general_v3", 4, false, frames)
+	if !errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "16 px") {
+		t.Errorf("no room for the smallest tile: %v", err)
 	}
 }
 

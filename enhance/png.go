@@ -95,9 +95,13 @@ func encodePNGFilter(m image.Image, f pngFilter) ([]byte, error) {
 		return nil, err
 	}
 	stride := l.w * l.bpp
-	// Pieces of about 1 MB of pixels: enough to keep the compressor's
-	// tables worthwhile, small enough to share among CPUs.
-	rowsPer := max(1, (1<<20)/(stride+1))
+	// Pieces of at least 128 KB of filtered rows, and enough of them to
+	// keep every CPU busy (4 per CPU, as they finish unevenly): Huffman-only
+	// deflate starts a new block with its own tables every 64 KB anyway
+	// (compress/flate's maxStoreBlockSize), so a piece costs only its sync
+	// flush and its last partial block. With 1 MB pieces, as before, a
+	// 1024² result was 3 pieces and used 3 CPUs of 16.
+	rowsPer := max(1, (1<<17)/(stride+1), (l.h+4*runtime.GOMAXPROCS(0)-1)/(4*runtime.GOMAXPROCS(0)))
 	n := (l.h + rowsPer - 1) / rowsPer
 	pieces := make([]pngPiece, n)
 	var next sync.Mutex

@@ -101,3 +101,18 @@ func astronautUpscaled(b testing.TB, size int) image.Image {
 	}
 	return toImage(resize(&planes{c: 3, w: p.w, h: p.h, pix: p.rgb}, size, size), nil, false)
 }
+
+// BenchmarkEncodePNG1024 is the encode stage of a 256² request at ×4: the
+// pipeline's encoder on a 1024² opaque RGB picture.
+func BenchmarkEncodePNG1024(b *testing.B) {
+	m := astronautUpscaled(b, 1024)
+	var n int
+	for b.Loop() {
+		out, err := encodePNG(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(n)/1e6, "MB")
+}

@@ -2,6 +2,7 @@ package enhance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -63,7 +64,55 @@ func (l *loaded) tileSize(size, pad, w, h int) int {
 		return 0
 	}
 	pad = roundUp(pad, l.multiple)
-	return max((side-2*pad)/l.multiple*l.multiple, 16*l.multiple)
+	return max((side-2*pad)/l.multiple*l.multiple, l.minTile())
+}
+
+// minTile is the smallest tile the pipeline halves down to when the device
+// runs out of memory, and the smallest tileSize chooses: 16 multiples of
+// the network's input (16 px for x4plus, 32 for x2plus), below which the
+// padding around each tile is most of the work.
+func (l *loaded) minTile() int { return 16 * l.multiple }
+
+// smaller is the tile to retry a w×h input with after tiles of size (0 or
+// larger than the input: the whole image) ran out of device memory: half
+// of it, rounded down to the network's multiple, and not below minTile.
+// ok is false when size is already minTile or less.
+func (l *loaded) smaller(size, w, h int) (next int, ok bool) {
+	if size <= 0 || size > max(w, h) {
+		size = max(w, h)
+	}
+	if size <= l.minTile() {
+		return 0, false
+	}
+	return max(size/2/l.multiple*l.multiple, l.minTile()), true
+}
+
+// withTile calls run with tiles of size for a w×h input and, each time it
+// fails for want of device memory (graph.ErrOutOfMemory), again from the
+// start with smaller tiles, logging each step. It returns the size that
+// ran, for callers with more inputs of the same shape. When even minTile
+// does not fit, the error still matches ErrOutOfMemory and says so.
+//
+// The device's memory is not known in advance (other requests and
+// processes share it, and the runtime's own estimate, TileLimiter, keeps
+// only a margin), so running out is an expected event, not a fault.
+func (e *Enhancer) withTile(l *loaded, size, w, h int, run func(size int) error) (int, error) {
+	for {
+		err := run(size)
+		if err == nil || !errors.Is(err, graph.ErrOutOfMemory) {
+			return size, err
+		}
+		next, ok := l.smaller(size, w, h)
+		if !ok {
+			if size <= 0 || size > max(w, h) {
+				size = max(w, h)
+			}
+			return size, fmt.Errorf("sin memoria en el dispositivo ni con teselas de %d px: %w", size, err)
+		}
+		e.cfg.Log.Warn("out of device memory: retrying with smaller tiles",
+			"input", fmt.Sprintf("%dx%d", w, h), "tile", size, "next_tile", next, "pad", e.cfg.TilePad, "err", err)
+		size = next
+	}
 }
 
 func (l *loaded) maxBatch(h, w int) int {

@@ -14,12 +14,19 @@
 // tiles of a known shape.
 package gpu
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"imageenhancer/enhance/graph"
+)
 
 // ErrOutOfMemory is returned (wrapped) by Forward when a batch of one tile
 // does not fit on the GPU; the caller should halve its tile and retry.
 // Batches of several tiles are split internally before this is returned.
-var ErrOutOfMemory = errors.New("gpu: out of device memory")
+// It wraps graph.ErrOutOfMemory, so callers that know only package graph
+// (enhance's tiling) recognise it too.
+var ErrOutOfMemory = fmt.Errorf("gpu: %w", graph.ErrOutOfMemory)
 
 // ErrUnavailable is wrapped by New's errors: the library or a usable device
 // is missing. The message says which.

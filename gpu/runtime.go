@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"imageenhancer/enhance/graph"
 )
 
 // Runtime is a CUDA context on one GPU. It is safe for concurrent use; the
@@ -40,10 +42,11 @@ type status struct {
 
 func (s *status) Error() string { return "gpu: " + s.msg }
 
-// Is makes errors.Is(err, ErrOutOfMemory) and ErrUnavailable work.
+// Is makes errors.Is(err, ErrOutOfMemory), graph.ErrOutOfMemory and
+// ErrUnavailable work.
 func (s *status) Is(target error) bool {
 	switch target {
-	case ErrOutOfMemory:
+	case ErrOutOfMemory, graph.ErrOutOfMemory:
 		return s.code == C.IEGPU_ERR_OOM
 	case ErrUnavailable:
 		return s.code == C.IEGPU_ERR_NO_DEVICE || s.code == C.IEGPU_ERR_DRIVER

@@ -1,11 +1,11 @@
-//go:build !cgo
+//go:build !cgo || nolibav
 
 package video
 
 // Probe fails: this build has no FFmpeg.
 func Probe(path string) (Info, error) { return Info{}, ErrNoFFmpeg }
 
-// Decoder is a stub in builds without cgo.
+// Decoder is a stub in builds without FFmpeg.
 type Decoder struct{}
 
 // OpenDecoder fails: this build has no FFmpeg.
@@ -26,7 +26,7 @@ func (d *Decoder) Next() (Frame, error) { return Frame{}, ErrNoFFmpeg }
 // Close does nothing.
 func (d *Decoder) Close() error { return nil }
 
-// Encoder is a stub in builds without cgo.
+// Encoder is a stub in builds without FFmpeg.
 type Encoder struct{}
 
 // NewEncoder fails: this build has no FFmpeg.

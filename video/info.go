@@ -9,7 +9,8 @@
 // anything itself: it hands batches of frames to a function, in the service
 // the enhance pipeline, which owns the inference semaphore.
 //
-// Without cgo the package builds, and every call fails with ErrNoFFmpeg.
+// Without cgo, or with the build tag nolibav (a binary that needs no FFmpeg
+// libraries), the package builds, and every call fails with ErrNoFFmpeg.
 package video
 
 import (
@@ -19,8 +20,8 @@ import (
 )
 
 // ErrNoFFmpeg is what every decoding and encoding call returns in a build
-// without cgo.
-var ErrNoFFmpeg = errors.New("video: not built with FFmpeg (cgo disabled)")
+// without cgo or with the nolibav tag.
+var ErrNoFFmpeg = errors.New("video: not built with FFmpeg (cgo disabled or build tag nolibav)")
 
 // Rational is a ratio of integers, as libav* keep time bases and rates.
 type Rational struct{ Num, Den int }

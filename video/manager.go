@@ -208,6 +208,9 @@ func (m *Manager) Submit(ctx context.Context, userID string, req SubmitRequest) 
 	}
 	defer os.Remove(tmp) // a no-op once renamed
 	in, err := Probe(tmp)
+	if errors.Is(err, ErrNoFFmpeg) { // not the upload's fault
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("video_base64: %w: no es un video legible (%v)", ErrInvalidInput, strings.TrimPrefix(err.Error(), "video: "))
 	}

@@ -7,7 +7,16 @@
 // only the Model interface that every runtime's loaded network satisfies.
 package graph
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrOutOfMemory is what a Model's Forward wraps when its device has not
+// the memory for the tiles it was given, so that its caller can retry with
+// smaller ones. Runtimes make their own out-of-memory errors match it with
+// errors.Is; package enhance halves its tile when it sees it.
+var ErrOutOfMemory = errors.New("out of device memory")
 
 // Conv is a 2-D convolution with stride 1 and "same" zero padding (K/2), as
 // torch.nn.Conv2d(In, Out, K, 1, K/2).
@@ -92,6 +101,9 @@ type Model interface {
 	// other size is an error); the model applies the network's (x−0.5)/0.5
 	// itself and out receives the raw network output in [−1,1], not
 	// clamped and not mapped back to [0,1].
+	//
+	// An error that matches ErrOutOfMemory means the same call with
+	// smaller tiles may succeed.
 	Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error
 	// Close frees the runtime's memory; calling it twice is safe.
 	Close() error
