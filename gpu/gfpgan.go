@@ -136,7 +136,7 @@ type convArgs struct {
 }
 
 // convT adds a convolution of x with the weights wt returns when it runs
-// ((In·K·K)×Out: in the weight block when fixed, the modulation's buffer
+// ((K·K·In)×Out: in the weight block when fixed, the modulation's buffer
 // when modulated).
 func (b *gfpBuilder) convT(cv *graph.Conv, wt func() *C.float, x gfpTensor, a convArgs) gfpTensor {
 	y := b.tensor(cv.Out, x.h, x.w)
@@ -186,7 +186,7 @@ func (b *gfpBuilder) convT(cv *graph.Conv, wt func() *C.float, x gfpTensor, a co
 }
 
 // conv adds a fixed convolution: its weights are transposed to
-// (In·K·K)×Out once, here, and uploaded with the rest.
+// (K·K·In)×Out (row tap·In+i) once, here, and uploaded with the rest.
 func (b *gfpBuilder) conv(cv *graph.Conv, x gfpTensor, bias bool, a convArgs) gfpTensor {
 	kk := cv.K * cv.K
 	if len(cv.Weight) != cv.Out*cv.In*kk || (bias && len(cv.Bias) != cv.Out) {
@@ -197,7 +197,8 @@ func (b *gfpBuilder) conv(cv *graph.Conv, x gfpTensor, bias bool, a convArgs) gf
 	K := cv.In * kk
 	for o := range cv.Out {
 		for k, v := range cv.Weight[o*K : (o+1)*K] {
-			t[k*cv.Out+o] = v
+			i, tap := k/kk, k%kk
+			t[(tap*cv.In+i)*cv.Out+o] = v
 		}
 	}
 	off := b.weight(t)

@@ -16,11 +16,14 @@ int launch_status(const char *what) {
 }
 
 // The convolution is an implicit GEMM: M = output channels, N = pixels,
-// K = in·k·k (the weights' rows, laid out [K][out] by iegpu_modulate). A
-// block computes BM×BN outputs, each thread TM×TN of them; BK rows of K are
-// staged in shared memory per step, the next step's prefetched in registers.
-constexpr int BM = 64, BN = 128, BK = 16, THREADS = 256;
-constexpr int TM = 4, TN = 8;  // (BM/TM)·(BN/TN) = 16·16 = THREADS
+// K = k·k·in, tap-major (row t·in+i of the weights, laid out [K][out] by
+// iegpu_modulate). A block computes BM×BN outputs, each thread TM×TN of
+// them (BM 128 for layers of 128 outputs or more, else 64); BK rows of K
+// are staged in shared memory per step, the next step's prefetched in
+// registers. When in is a multiple of BK a step stays within one tap, so
+// each thread finds its input pixel once per step (FAST).
+constexpr int BN = 128, BK = 16, THREADS = 256;
+constexpr int TN = 8;  // (BM/TM)·(BN/TN) = 16·16 = THREADS
 
 struct Epi {
 	const float *bias, *noise, *add, *scale, *shift;
@@ -47,20 +50,21 @@ __device__ __forceinline__ float epilogue(const Epi &e, float acc, int o, int p,
 // conv_kernel: blockIdx.x picks BN pixels, blockIdx.y BM output channels,
 // blockIdx.z a range of K (split-K: raw sums go to work[z], and
 // reduce_kernel applies the epilogue).
-template <int KS>
+template <int KS, bool FAST, int BM>
 __global__ void __launch_bounds__(THREADS) conv_kernel(const float *__restrict__ x, const float *__restrict__ wt,
                                                        int cin, int cout, int h, int w, int kper, Epi e,
                                                        float *__restrict__ y, float *__restrict__ work) {
-	constexpr int KK = KS * KS, PAD = KS / 2;
+	constexpr int PAD = KS / 2, TM = BM / 16;
+	constexpr int AN = BK * BM / THREADS, AS = THREADS / BM;  // A loads per thread, their row step
 	__shared__ __align__(16) float As[2][BK][BM];
 	__shared__ __align__(16) float Bs[2][BK][BN];
 	const int tid = threadIdx.x;
-	const int hw = h * w, ktot = cin * KK;
+	const int hw = h * w, ktot = cin * KS * KS;
 	const int p0 = blockIdx.x * BN, o0 = blockIdx.y * BM;
 	const int kbeg = blockIdx.z * kper, kend = min(ktot, kbeg + kper);
 
 	// This thread's loads: B column bp (one pixel), rows bk + 2j; A column
-	// ao, rows ak + 4j.
+	// ao, rows ak + AS·j.
 	const int bp = tid % BN, bk = tid / BN;
 	const int ao = tid % BM, ak = tid / BM;
 	const int pix = p0 + bp;
@@ -68,33 +72,43 @@ __global__ void __launch_bounds__(THREADS) conv_kernel(const float *__restrict__
 	const int py = pin ? pix / w : 0, px = pin ? pix % w : 0;
 	const bool oin = o0 + ao < cout;
 
-	float ra[BK / 4], rb[BK / 2];
+	float ra[AN], rb[BK / 2];
 	auto load = [&](int k0) {
 #pragma unroll
-		for (int j = 0; j < BK / 4; j++) {
-			int k = k0 + ak + 4 * j;
+		for (int j = 0; j < AN; j++) {
+			int k = k0 + ak + AS * j;
 			ra[j] = (oin && k < kend) ? wt[(size_t)k * cout + o0 + ao] : 0.f;
 		}
+		if constexpr (FAST) {  // k0..k0+BK−1 are channels ci0.. of tap t, all below kend
+			int t = k0 / cin, ci0 = k0 - t * cin;
+			int yy = py + t / KS - PAD, xx = px + t % KS - PAD;
+			bool ok = pin && yy >= 0 && yy < h && xx >= 0 && xx < w;
+			const float *src = x + (size_t)(ci0 + bk) * hw + (ok ? yy * w + xx : 0);
 #pragma unroll
-		for (int j = 0; j < BK / 2; j++) {
-			int k = k0 + bk + 2 * j;
-			float v = 0.f;
-			if (pin && k < kend) {
-				int ci = k / KK, t = k - ci * KK;
-				int yy = py + t / KS - PAD, xx = px + t % KS - PAD;
-				if (yy >= 0 && yy < h && xx >= 0 && xx < w) v = x[(size_t)ci * hw + yy * w + xx];
+			for (int j = 0; j < BK / 2; j++) rb[j] = ok ? src[(size_t)2 * j * hw] : 0.f;
+		} else {
+#pragma unroll
+			for (int j = 0; j < BK / 2; j++) {
+				int k = k0 + bk + 2 * j;
+				float v = 0.f;
+				if (pin && k < kend) {
+					int t = k / cin, ci = k - t * cin;
+					int yy = py + t / KS - PAD, xx = px + t % KS - PAD;
+					if (yy >= 0 && yy < h && xx >= 0 && xx < w) v = x[(size_t)ci * hw + yy * w + xx];
+				}
+				rb[j] = v;
 			}
-			rb[j] = v;
 		}
 	};
 	auto store = [&](int buf) {
 #pragma unroll
-		for (int j = 0; j < BK / 4; j++) As[buf][ak + 4 * j][ao] = ra[j];
+		for (int j = 0; j < AN; j++) As[buf][ak + AS * j][ao] = ra[j];
 #pragma unroll
 		for (int j = 0; j < BK / 2; j++) Bs[buf][bk + 2 * j][bp] = rb[j];
 	};
 
-	const int to = tid / 16, tp = tid % 16;  // outputs o0+to·4+i, p0+tp·4+j and p0+64+tp·4+j
+	// Outputs o0+to·TM+i, and pixels p0+tp·4+j and p0+64+tp·4+j.
+	const int to = tid / 16, tp = tid % 16;
 	float acc[TM][TN] = {};
 	int buf = 0;
 	load(kbeg);
@@ -105,10 +119,14 @@ __global__ void __launch_bounds__(THREADS) conv_kernel(const float *__restrict__
 		if (more) load(k0 + BK);
 #pragma unroll
 		for (int kk = 0; kk < BK; kk++) {
-			float4 a = *reinterpret_cast<const float4 *>(&As[buf][kk][to * 4]);
+			float av[TM];
+#pragma unroll
+			for (int q = 0; q < TM / 4; q++) {
+				float4 a = *reinterpret_cast<const float4 *>(&As[buf][kk][to * TM + 4 * q]);
+				av[4 * q] = a.x, av[4 * q + 1] = a.y, av[4 * q + 2] = a.z, av[4 * q + 3] = a.w;
+			}
 			float4 b0 = *reinterpret_cast<const float4 *>(&Bs[buf][kk][tp * 4]);
 			float4 b1 = *reinterpret_cast<const float4 *>(&Bs[buf][kk][64 + tp * 4]);
-			float av[TM] = {a.x, a.y, a.z, a.w};
 			float bv[TN] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
 			for (int i = 0; i < TM; i++)
@@ -125,7 +143,7 @@ __global__ void __launch_bounds__(THREADS) conv_kernel(const float *__restrict__
 	float *dst = work ? work + (size_t)blockIdx.z * cout * hw : y;
 #pragma unroll
 	for (int i = 0; i < TM; i++) {
-		int o = o0 + to * 4 + i;
+		int o = o0 + to * TM + i;
 		if (o >= cout) continue;
 #pragma unroll
 		for (int j = 0; j < TN; j++) {
@@ -147,11 +165,15 @@ __global__ void reduce_kernel(const float *__restrict__ work, int splits, int co
 	}
 }
 
+// conv_bm is the block's output channels for op.
+int conv_bm(const iegpu_conv_op *op) { return op->out >= 128 ? 128 : 64; }
+
 // conv_splits is the split-K factor: enough blocks to fill the GPU twice,
 // each split keeping at least 16 steps of K.
 int conv_splits(const iegpu_context *ctx, const iegpu_conv_op *op) {
 	int hw = op->h * op->w;
-	long blocks = (long)((hw + BN - 1) / BN) * ((op->out + BM - 1) / BM);
+	int bm = conv_bm(op);
+	long blocks = (long)((hw + BN - 1) / BN) * ((op->out + bm - 1) / bm);
 	int steps = (op->in * op->k * op->k + BK - 1) / BK;
 	int sms = ctx->prop.multiProcessorCount > 0 ? ctx->prop.multiProcessorCount : 1;
 	int s = 1;
@@ -207,8 +229,9 @@ __global__ void demod_kernel(const float *__restrict__ w, const float *__restric
 	}
 }
 
-// modulate_kernel writes dst[k][o] = w[o][k]·s[k/kk]·f[o], transposing
-// 32×32 tiles through shared memory so both sides are coalesced.
+// modulate_kernel writes dst[t·in+i][o] = w[o][i·kk+t]·s[i]·f[o],
+// transposing 32×32 tiles through shared memory so both sides are
+// coalesced.
 __global__ void modulate_kernel(const float *__restrict__ w, const float *__restrict__ s,
                                 const float *__restrict__ f, int in, int out, int kk, float *__restrict__ dst) {
 	__shared__ float t[32][33];
@@ -221,7 +244,7 @@ __global__ void modulate_kernel(const float *__restrict__ w, const float *__rest
 	__syncthreads();
 	for (int r = threadIdx.y; r < 32; r += blockDim.y) {
 		int k = k0 + r, o = o0 + threadIdx.x;
-		if (o < out && k < K) dst[(size_t)k * out + o] = t[threadIdx.x][r];
+		if (o < out && k < K) dst[((size_t)(k % kk) * in + k / kk) * out + o] = t[threadIdx.x][r];
 	}
 }
 
@@ -337,14 +360,18 @@ extern "C" int iegpu_conv2d(iegpu_context *ctx, const iegpu_conv_op *op) {
 	s = (ktot + kper - 1) / kper;
 	Epi e{op->bias, op->noise, op->add, op->sft_scale, op->sft_shift, op->gain, op->noise_weight, op->lrelu,
 	      op->sft_c0};
-	dim3 grid((hw + BN - 1) / BN, (op->out + BM - 1) / BM, s);
+	int bm = conv_bm(op);
+	dim3 grid((hw + BN - 1) / BN, (op->out + bm - 1) / bm, s);
 	float *work = s > 1 ? op->work : nullptr;
-	if (op->k == 3)
-		conv_kernel<3><<<grid, THREADS, 0, ctx->stream>>>(op->x, op->weight, op->in, op->out, op->h, op->w, kper, e,
-		                                                  op->y, work);
+	bool fast = op->in % BK == 0;
+	decltype(&conv_kernel<3, true, 64>) kernel;
+	if (bm == 128)
+		kernel = op->k == 3 ? (fast ? conv_kernel<3, true, 128> : conv_kernel<3, false, 128>)
+		                    : (fast ? conv_kernel<1, true, 128> : conv_kernel<1, false, 128>);
 	else
-		conv_kernel<1><<<grid, THREADS, 0, ctx->stream>>>(op->x, op->weight, op->in, op->out, op->h, op->w, kper, e,
-		                                                  op->y, work);
+		kernel = op->k == 3 ? (fast ? conv_kernel<3, true, 64> : conv_kernel<3, false, 64>)
+		                    : (fast ? conv_kernel<1, true, 64> : conv_kernel<1, false, 64>);
+	kernel<<<grid, THREADS, 0, ctx->stream>>>(op->x, op->weight, op->in, op->out, op->h, op->w, kper, e, op->y, work);
 	if (s > 1) reduce_kernel<<<grid1((size_t)op->out * hw), 256, 0, ctx->stream>>>(work, s, op->out, hw, e, op->y);
 	return launch_status("conv2d");
 }

@@ -115,7 +115,7 @@ IEGPU_EXPORT int iegpu_sync(iegpu_context *ctx);
 typedef struct {
 	int in, out, k, h, w;
 	const float *x;       /* in x h x w */
-	const float *weight;  /* (in*k*k) x out, as iegpu_modulate writes it */
+	const float *weight;  /* (k*k*in) x out, row t*in+i for tap t of input i, as iegpu_modulate writes it */
 	const float *bias;    /* out, or NULL */
 	float gain;
 	const float *noise;   /* h x w, or NULL */
@@ -135,7 +135,7 @@ IEGPU_EXPORT int iegpu_conv2d(iegpu_context *ctx, const iegpu_conv_op *op);
 IEGPU_EXPORT int iegpu_linear(iegpu_context *ctx, const float *w, const float *b, const float *x, int in, int out,
                               float *y);
 /* iegpu_modulate turns w (PyTorch out x in x kk) into a convolution's
- * weights (in*kk) x out: dst[i*kk+t][o] = w[o][i][t]*s[i]*f[o], where s (in
+ * weights (kk*in) x out: dst[t*in+i][o] = w[o][i][t]*s[i]*f[o], where s (in
  * values) may be NULL for 1 and f[o] = gain/sqrt(sum_{i,t} (w[o][i][t]*s[i])^2 + 1e-8)
  * if demod, else gain; factors receives f (out floats). */
 IEGPU_EXPORT int iegpu_modulate(iegpu_context *ctx, const float *w, int out, int in, int kk, const float *s,
