@@ -39,6 +39,7 @@ type config struct {
 	BcryptCost int           // BCRYPT_COST
 
 	UseGPU               bool  // USE_GPU
+	GPUDevices           []int // GPU_DEVICES: "0,1"; nil (unset or "all") is every GPU
 	CPUBF16              bool  // CPU_BF16: bf16 convolutions on the CPU (AMX), ≥ 52 dB from fp32
 	DefaultScale         int   // DEFAULT_SCALE
 	TileSize             int   // TILE_SIZE (0 = whole image)
@@ -139,6 +140,7 @@ func loadConfig(getenv func(string) string, dotenv string) (*config, error) {
 		BcryptCost:   p.int("BCRYPT_COST"),
 
 		UseGPU:               p.bool("USE_GPU"),
+		GPUDevices:           p.devices("GPU_DEVICES"),
 		CPUBF16:              p.bool("CPU_BF16"),
 		DefaultScale:         p.int("DEFAULT_SCALE"),
 		TileSize:             p.int("TILE_SIZE"),
@@ -241,6 +243,27 @@ func (p *envParser) bool(k string) bool {
 	}
 	p.fail(k, v, "TRUE or FALSE")
 	return false
+}
+
+// devices parses a list of GPU indices ("0,1", CUDA's numbering); "" and
+// "all" are nil, every device.
+func (p *envParser) devices(k string) []int {
+	v := strings.TrimSpace(p.get(k))
+	if v == "" || strings.EqualFold(v, "all") {
+		return nil
+	}
+	var ds []int
+	seen := map[int]bool{}
+	for f := range strings.SplitSeq(v, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || d < 0 || seen[d] {
+			p.fail(k, v, `"all" or a list of distinct GPU numbers such as "0,1"`)
+			return nil
+		}
+		seen[d] = true
+		ds = append(ds, d)
+	}
+	return ds
 }
 
 func (p *envParser) duration(k string) time.Duration {
