@@ -128,7 +128,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (svc *servic
 		return nil, err
 	}
 
-	rt, gpuStatus, err := newRuntime(cfg.UseGPU, runtimeConfig{EnginesDir: cfg.EnginesDir, CPUBF16: cfg.CPUBF16}, log)
+	rt, gpuStatus, err := newRuntime(cfg.UseGPU, runtimeConfig{EnginesDir: cfg.EnginesDir, CPUBF16: cfg.CPUBF16, GPUDevices: cfg.GPUDevices}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -152,6 +152,10 @@ func New(cfg Config) (*Enhancer, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	// Concurrency is per device: a Pool of GPUs runs a batch on each.
+	if c, ok := cfg.Runtime.(Concurrent); ok && c.Concurrency() > 1 {
+		cfg.Concurrency *= c.Concurrency()
+	}
 	if cfg.QueueLength < 0 {
 		cfg.QueueLength = 0
 	} else if cfg.QueueLength == 0 {
@@ -479,6 +483,9 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 	first := plan(0, pw, ph, size, e.cfg.TilePad, l.multiple)[0]
 	group := min(l.maxBatch(first.h, first.w), 4)
 
+	// Without faces to paste or a resize to make, tiles go straight into
+	// the 8-bit frames, skipping the float planes.
+	direct := det == nil && scale == s
 	out := make([]*image.RGBA, 0, len(frames))
 	for len(frames) > 0 {
 		n := min(group, len(frames))
@@ -486,9 +493,18 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		frames = frames[n:]
 		ins := make([]*planes, n)
 		cols := make([]*planes, n)
+		imgs := make([]*image.RGBA, n)
 		for i, f := range batch {
 			ins[i] = padReflect(&planes{c: 3, w: fw, h: fh, pix: fromImage(f).rgb}, l.multiple)
-			cols[i] = newPlanes(3, fw*s, fh*s)
+			if direct {
+				imgs[i] = image.NewRGBA(image.Rect(0, 0, fw*s, fh*s))
+			} else {
+				cols[i] = newPlanes(3, fw*s, fh*s)
+			}
+		}
+		put := func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }
+		if direct {
+			put = func(t tile, o []float32) { stitchRGBA(imgs[t.img], t, s, o) }
 		}
 		// Faces are found outside the semaphore, as for images.
 		found := make([][]face.Face, n)
@@ -505,8 +521,7 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		}
 		// A size that ran out of memory stays halved for the next frames.
 		size, err = e.withTile(l, size, pw, ph, func(size int) error {
-			return runTiles(ctx, l, ins, size, e.cfg.TilePad,
-				func(t tile, o []float32) { stitch(cols[t.img], t, s, o) }, nil)
+			return runTiles(ctx, l, ins, size, e.cfg.TilePad, put, nil)
 		})
 		for i := 0; err == nil && i < n; i++ {
 			if len(found[i]) > 0 {
@@ -516,6 +531,10 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		e.gate.release()
 		if err != nil {
 			return nil, err
+		}
+		if direct {
+			out = append(out, imgs...)
+			continue
 		}
 		for _, c := range cols {
 			out = append(out, toImage(resize(c, fw*scale, fh*scale), nil, false).(*image.RGBA))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"sync"
 
 	"imageenhancer/enhance/graph"
@@ -53,9 +54,9 @@ func (l *loaded) tileSize(size, pad, w, h int) int {
 	}
 	side := l.autoSide
 	if tl, ok := l.model.(TileLimiter); ok {
-		l.mu.Lock()
+		unlock := l.lock()
 		s, err := tl.MaxTile(1)
-		l.mu.Unlock()
+		unlock()
 		if err == nil && s > 0 {
 			side = s
 		}
@@ -125,12 +126,22 @@ func (l *loaded) maxBatch(h, w int) int {
 }
 
 func (l *loaded) forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lock()()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return l.model.Forward(ctx, in, n, h, w, out)
+}
+
+// lock takes l.mu for a call into the model and returns its release, or
+// does nothing for a model that is safe for concurrent use (Concurrent: a
+// Pool, whose members each run one call at a time).
+func (l *loaded) lock() (unlock func()) {
+	if _, ok := l.model.(Concurrent); ok {
+		return func() {}
+	}
+	l.mu.Lock()
+	return l.mu.Unlock
 }
 
 // planes is c planes of h×w floats.
@@ -232,23 +243,20 @@ func runTiles(ctx context.Context, l *loaded, ins []*planes, size, pad int,
 		}
 	}
 	s := l.scale
-	var inBuf, outBuf []float32
+	inBuf, outBuf := scratch.Get().(*[]float32), scratch.Get().(*[]float32)
+	defer scratch.Put(inBuf)
+	defer scratch.Put(outBuf)
 	done := 0
 	for _, k := range order {
 		ts := groups[k]
 		w, h := k[0], k[1]
 		nb := min(l.maxBatch(h, w), len(ts))
-		if need := nb * 3 * w * h; cap(inBuf) < need {
-			inBuf = make([]float32, need)
-		}
-		if need := nb * 3 * w * h * s * s; cap(outBuf) < need {
-			outBuf = make([]float32, need)
-		}
+		in, out := grow(inBuf, nb*3*w*h), grow(outBuf, nb*3*w*h*s*s)
 		for len(ts) > 0 {
 			n := min(nb, len(ts))
 			batch := ts[:n]
 			ts = ts[n:]
-			in, out := inBuf[:n*3*w*h], outBuf[:n*3*w*h*s*s]
+			in, out := in[:n*3*w*h], out[:n*3*w*h*s*s]
 			for i, t := range batch {
 				crop(ins[t.img], t.x, t.y, w, h, in[i*3*w*h:(i+1)*3*w*h])
 			}
@@ -265,6 +273,21 @@ func runTiles(ctx context.Context, l *loaded, ins []*planes, size, pad int,
 		}
 	}
 	return nil
+}
+
+// scratch holds runTiles' input and output buffers between calls: a
+// video's frames need the same sizes batch after batch, and the outputs
+// (4×4×3 floats an input pixel for a ×4 network) cost more to allocate and
+// clear than to stitch.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// grow returns *b with at least n elements, reallocating it when short.
+// Its contents are whatever the last user left.
+func grow(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	return (*b)[:n]
 }
 
 // crop copies the w×h window at (x, y) of every plane of p into dst.
@@ -284,19 +307,10 @@ func crop(p *planes, x, y, w, h int, dst []float32) {
 // the weights of OpenCV's COLOR_BGR2GRAY, as Real-ESRGAN's post-processing
 // for gray images and alpha does.
 func stitch(dst *planes, t tile, s int, out []float32) {
-	ow, oh := t.w*s, t.h*s
-	x0, y0 := (t.x+t.tx)*s, (t.y+t.ty)*s // where the tile lands in dst
-	w, h := min(t.tw*s, dst.w-x0), min(t.th*s, dst.h-y0)
-	if w <= 0 || h <= 0 {
-		return // all padding
-	}
-	sx, sy := t.tx*s, t.ty*s
-	n := ow * oh
+	n := t.w * s * t.h * s
 	R, G, B := out[:n], out[n:2*n], out[2*n:3*n]
 	plane := dst.w * dst.h
-	row := func(j int) {
-		si := (sy+j)*ow + sx
-		di := (y0+j)*dst.w + x0
+	keptRows(dst.w, dst.h, t, s, func(si, di, w int) {
 		if dst.c == 1 {
 			row := dst.pix[di : di+w]
 			for i := range row {
@@ -310,14 +324,45 @@ func stitch(dst *planes, t tile, s int, out []float32) {
 				row[i] = clamp01(ch[si+i])
 			}
 		}
+	})
+}
+
+// stitchRGBA is stitch into an opaque 8-bit image of the unpadded output's
+// size, quantised as toImage does: the video frames' way, which skips the
+// float planes.
+func stitchRGBA(dst *image.RGBA, t tile, s int, out []float32) {
+	n := t.w * s * t.h * s
+	R, G, B := out[:n], out[n:2*n], out[2*n:3*n]
+	W, H := dst.Rect.Dx(), dst.Rect.Dy()
+	keptRows(W, H, t, s, func(si, di, w int) {
+		y, x := di/W, di%W
+		row := dst.Pix[y*dst.Stride+4*x:][:4*w]
+		for i := 0; i < w; i++ {
+			row[4*i], row[4*i+1], row[4*i+2], row[4*i+3] = q8(R[si+i]), q8(G[si+i]), q8(B[si+i]), 255
+		}
+	})
+}
+
+// keptRows calls row for each row of tile t's kept output that lands inside
+// a dstW×dstH output: si indexes the row's start in the tile's output
+// plane, di in the output, w is its length. Large tiles go row by row
+// over all the cores.
+func keptRows(dstW, dstH int, t tile, s int, row func(si, di, w int)) {
+	ow := t.w * s
+	x0, y0 := (t.x+t.tx)*s, (t.y+t.ty)*s // where the tile lands
+	w, h := min(t.tw*s, dstW-x0), min(t.th*s, dstH-y0)
+	if w <= 0 || h <= 0 {
+		return // all padding
 	}
+	sx, sy := t.tx*s, t.ty*s
+	one := func(j int) { row((sy+j)*ow+sx, (y0+j)*dstW+x0, w) }
 	if w*h < 1<<16 { // not worth the goroutines
 		for j := 0; j < h; j++ {
-			row(j)
+			one(j)
 		}
 		return
 	}
-	rows(h, row)
+	rows(h, one)
 }
 
 func clamp01(v float32) float32 {
