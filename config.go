@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"imageenhancer/video"
 )
 
 // config is the service's configuration, read from the environment and a
@@ -67,6 +69,7 @@ type videoConfig struct {
 	MaxOutputPixels    int64   // VIDEO_MAX_OUTPUT_PIXELS: per frame
 	Workers            int     // VIDEO_WORKERS: jobs run at once
 	Encoder            string  // VIDEO_ENCODER: libx264 or h264_nvenc
+	X264Preset         string  // VIDEO_X264_PRESET: libx264's speed/size trade-off, one of video.X264Presets()
 }
 
 // MaxBodyBytes is the request body that carries a MaxBytes video in base64
@@ -106,6 +109,7 @@ var defaults = map[string]string{
 	"VIDEO_MAX_OUTPUT_PIXELS":         "8294400", // 3840×2160
 	"VIDEO_WORKERS":                   "1",
 	"VIDEO_ENCODER":                   "libx264",
+	"VIDEO_X264_PRESET":               video.DefaultX264Preset,
 	"HTTP_READ_TIMEOUT":               "5m",
 	"HTTP_WRITE_TIMEOUT":              "30m",
 	"SHUTDOWN_TIMEOUT":                "30s",
@@ -159,6 +163,7 @@ func loadConfig(getenv func(string) string, dotenv string) (*config, error) {
 			MaxOutputPixels:    p.int64("VIDEO_MAX_OUTPUT_PIXELS"),
 			Workers:            p.int("VIDEO_WORKERS"),
 			Encoder:            p.str("VIDEO_ENCODER"),
+			X264Preset:         p.str("VIDEO_X264_PRESET"),
 		},
 
 		ReadTimeout:     p.duration("HTTP_READ_TIMEOUT"),
@@ -175,6 +180,9 @@ func loadConfig(getenv func(string) string, dotenv string) (*config, error) {
 	}
 	if p.err != nil {
 		return nil, p.err
+	}
+	if err := video.CheckX264Preset(c.Video.X264Preset); err != nil {
+		return nil, fmt.Errorf("config: VIDEO_X264_PRESET: %w", err)
 	}
 	for _, chk := range []struct {
 		ok   bool

@@ -46,7 +46,7 @@ export NETWORK_NAME="ImagesNet"
 		{name: "defaults", check: func(t *testing.T, c *config) {
 			if c.Addr != "0.0.0.0:8888" || c.MongoURI != "" || c.DataDir != "./data" || c.EnginesDir != "./engines" ||
 				c.AccessTTL != 30*time.Minute || c.RefreshTTL != 7*24*time.Hour || c.BcryptCost != 12 ||
-				!c.UseGPU || c.DefaultScale != 4 || c.JWTSecret != "" {
+				!c.UseGPU || c.DefaultScale != 4 || c.JWTSecret != "" || c.Video.X264Preset != "veryfast" {
 				t.Errorf("%+v", c)
 			}
 			if c.MaxBodyBytes < 20_000_000*4/3+1000 {
@@ -79,11 +79,17 @@ export NETWORK_NAME="ImagesNet"
 				t.Errorf("%q %q", c.JWTSecret, c.DataDir)
 			}
 		}},
+		{name: "x264 preset", env: map[string]string{"VIDEO_X264_PRESET": "ultrafast"}, check: func(t *testing.T, c *config) {
+			if c.Video.X264Preset != "ultrafast" {
+				t.Errorf("X264Preset %q", c.Video.X264Preset)
+			}
+		}},
 		{name: "bad integer", env: map[string]string{"API_PORT": "ochenta"}, errors: "API_PORT"},
 		{name: "bad bool", env: map[string]string{"USE_GPU": "quizá"}, errors: "USE_GPU"},
 		{name: "bad scale", env: map[string]string{"DEFAULT_SCALE": "8"}, errors: "DEFAULT_SCALE"},
 		{name: "no output limit", env: map[string]string{"MAX_OUTPUT_PIXELS": "0"}, errors: "MAX_OUTPUT_PIXELS"},
 		{name: "no input limit", env: map[string]string{"MAX_INPUT_PIXELS": "-1"}, errors: "MAX_INPUT_PIXELS"},
+		{name: "bad x264 preset", env: map[string]string{"VIDEO_X264_PRESET": "turbo"}, errors: "VIDEO_X264_PRESET"},
 		{name: "bad line", file: "NO ES UNA LINEA\n", errors: ".env:1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

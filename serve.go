@@ -158,6 +158,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (svc *servic
 		MaxFrames:          cfg.Video.MaxFrames,
 		MaxOutputPixels:    cfg.Video.MaxOutputPixels,
 		Encoder:            cfg.Video.Encoder,
+		Preset:             cfg.Video.X264Preset,
 		DefaultScale:       cfg.DefaultScale,
 	}, st, enh)
 	if err != nil {

@@ -135,7 +135,8 @@ type Encoder struct {
 	msg   [errLen]C.char // the shim's error message, reused frame after frame
 }
 
-// NewEncoder creates the file at path.
+// NewEncoder creates the file at path. An unknown codec or preset is
+// rejected before anything is created.
 func NewEncoder(path string, cfg EncoderConfig) (*Encoder, error) {
 	quiet.Do(func() { C.ie_quiet() })
 	if cfg.Codec == "" {
@@ -144,15 +145,22 @@ func NewEncoder(path string, cfg EncoderConfig) (*Encoder, error) {
 	if cfg.Codec != "libx264" && cfg.Codec != "h264_nvenc" {
 		return nil, fmt.Errorf("video: unknown encoder %q (libx264 or h264_nvenc)", cfg.Codec)
 	}
+	if err := CheckX264Preset(cfg.Preset); err != nil {
+		return nil, err
+	}
+	if cfg.Preset == "" {
+		cfg.Preset = DefaultX264Preset
+	}
 	if cfg.TimeBase.Num <= 0 || cfg.TimeBase.Den <= 0 {
 		return nil, errors.New("video: encoder needs a time base")
 	}
 	if cfg.FrameRate.Num <= 0 || cfg.FrameRate.Den <= 0 {
 		cfg.FrameRate = Rational{25, 1}
 	}
-	cpath, ccodec := C.CString(path), C.CString(cfg.Codec)
+	cpath, ccodec, cpreset := C.CString(path), C.CString(cfg.Codec), C.CString(cfg.Preset)
 	defer C.free(unsafe.Pointer(cpath))
 	defer C.free(unsafe.Pointer(ccodec))
+	defer C.free(unsafe.Pointer(cpreset))
 	var caudio *C.char
 	if cfg.AudioFrom != "" {
 		caudio = C.CString(cfg.AudioFrom)
@@ -160,7 +168,7 @@ func NewEncoder(path string, cfg EncoderConfig) (*Encoder, error) {
 	}
 	buf := make([]C.char, errLen)
 	var e *C.ie_encoder
-	if C.ie_enc_open(cpath, caudio, ccodec, C.int(cfg.Width), C.int(cfg.Height),
+	if C.ie_enc_open(cpath, caudio, ccodec, cpreset, C.int(cfg.Width), C.int(cfg.Height),
 		C.int(cfg.TimeBase.Num), C.int(cfg.TimeBase.Den), C.int(cfg.FrameRate.Num), C.int(cfg.FrameRate.Den),
 		&e, &buf[0], errLen) < 0 {
 		return nil, avError("open encoder", buf)

@@ -15,7 +15,10 @@ package video
 
 import (
 	"errors"
+	"fmt"
 	"image"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -76,4 +79,27 @@ type EncoderConfig struct {
 	TimeBase, FrameRate Rational
 	// AudioFrom is a file whose audio goes into the output ("" for none).
 	AudioFrom string
+	// Preset is libx264's speed/size trade-off, one of X264Presets; ""
+	// means DefaultX264Preset. h264_nvenc ignores it.
+	Preset string
+}
+
+// DefaultX264Preset is the libx264 preset used when none is given. It
+// encodes upscaled frames about twice as fast as "fast" (42 against 21 fps
+// for 640×480 on two cores) at crf 18, so that the encoder rarely sets the
+// pace; on many cores with 4K frames a faster one may still be needed.
+const DefaultX264Preset = "veryfast"
+
+// X264Presets are the presets libx264 accepts, fastest (largest file) first.
+func X264Presets() []string {
+	return []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+}
+
+// CheckX264Preset returns an error naming preset unless it is one of
+// X264Presets or "" (the default).
+func CheckX264Preset(preset string) error {
+	if preset == "" || slices.Contains(X264Presets(), preset) {
+		return nil
+	}
+	return fmt.Errorf("video: unknown libx264 preset %q (%s)", preset, strings.Join(X264Presets(), ", "))
 }

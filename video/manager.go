@@ -59,6 +59,9 @@ type Config struct {
 	MaxOutputPixels    int64 // width × height of one output frame
 	// Encoder is "libx264" (default) or "h264_nvenc".
 	Encoder string
+	// Preset is the libx264 preset, one of X264Presets ("" =
+	// DefaultX264Preset); h264_nvenc ignores it.
+	Preset string
 	// DefaultScale is the enhancer's: the scale, 1–4, of requests that give
 	// none, for models whose native scale is 4 (0 = the model's own).
 	DefaultScale int
@@ -138,6 +141,9 @@ func newManager(cfg Config, st store.Store, enh enhancer) (*Manager, error) {
 	case "libx264", "h264_nvenc":
 	default:
 		return nil, fmt.Errorf("video: unknown encoder %q (libx264 or h264_nvenc)", cfg.Encoder)
+	}
+	if err := CheckX264Preset(cfg.Preset); err != nil {
+		return nil, err
 	}
 	// Uploads being checked live in incoming; any there now were left by a
 	// stopped process before they were accepted.
@@ -439,7 +445,7 @@ func (m *Manager) run(ctx context.Context, q queued) {
 		return m.enh.EnhanceFrames(ctx, v.ModelType, v.Scale, v.FaceEnhance, frames)
 	}
 	stats, err := Process(ctx, v.OriginalPath, part, up,
-		Options{Scale: v.Scale, Encoder: m.cfg.Encoder, Batch: m.cfg.Batch, Progress: progress})
+		Options{Scale: v.Scale, Encoder: m.cfg.Encoder, Preset: m.cfg.Preset, Batch: m.cfg.Batch, Progress: progress})
 	if err == nil {
 		v.EnhancedPath = filepath.Join(m.dir(v.ID), "enhanced.mkv")
 		err = os.Rename(part, v.EnhancedPath)

@@ -21,6 +21,9 @@ type Options struct {
 	Scale int
 	// Encoder is "libx264" (default) or "h264_nvenc".
 	Encoder string
+	// Preset is the libx264 preset, one of X264Presets; "" means
+	// DefaultX264Preset. Faster presets make larger files.
+	Preset string
 	// Batch is how many frames go to EnhanceFunc at once; 0 means
 	// DefaultBatch.
 	Batch int
@@ -73,6 +76,9 @@ func Process(ctx context.Context, in, out string, enhance EnhanceFunc, opt Optio
 	if opt.Scale < 1 || opt.Scale > 4 {
 		return Stats{}, fmt.Errorf("video: scale %d is not in 1–4", opt.Scale)
 	}
+	if err := CheckX264Preset(opt.Preset); err != nil {
+		return Stats{}, err
+	}
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
 	}
@@ -84,7 +90,7 @@ func Process(ctx context.Context, in, out string, enhance EnhanceFunc, opt Optio
 	w, h := dec.Size()
 	st := Stats{Width: w * opt.Scale, Height: h * opt.Scale}
 	enc, err := NewEncoder(out, EncoderConfig{
-		Codec: opt.Encoder, Width: st.Width, Height: st.Height,
+		Codec: opt.Encoder, Preset: opt.Preset, Width: st.Width, Height: st.Height,
 		TimeBase: dec.TimeBase(), FrameRate: dec.FrameRate(), AudioFrom: in,
 	})
 	if err != nil {

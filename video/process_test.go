@@ -2,9 +2,13 @@ package video
 
 import (
 	"context"
+	"errors"
 	"image"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +142,70 @@ func TestEncoderFallback(t *testing.T) {
 	checkOutput(t, in, out, 1)
 	if _, err := NewEncoder(out, EncoderConfig{Codec: "libx265"}); err == nil {
 		t.Error("an encoder other than H.264 was accepted")
+	}
+}
+
+// The preset reaches x264: ultrafast gives up CABAC, B-frames and most of
+// the motion search, so at the same crf its file is larger than the
+// default's, and both hold to the contract.
+func TestX264Preset(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		scale int
+	}{{"movie.avi", 2}, {"mp4.mp4", 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			src := media(t, c.name)
+			in, err := Probe(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := map[string]int64{}
+			for _, preset := range []string{"ultrafast", ""} {
+				out := filepath.Join(t.TempDir(), "out.mkv")
+				st, err := Process(context.Background(), src, out, resizer(c.scale), Options{Scale: c.scale, Preset: preset})
+				if err != nil {
+					t.Fatalf("preset %q: %v", preset, err)
+				}
+				if st.Encoder != "libx264" {
+					t.Fatalf("preset %q: encoder %q", preset, st.Encoder)
+				}
+				checkOutput(t, in, out, c.scale)
+				fi, err := os.Stat(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				size[preset] = fi.Size()
+			}
+			t.Logf("ultrafast %d bytes, %s %d bytes", size["ultrafast"], DefaultX264Preset, size[""])
+			if size["ultrafast"] <= size[""] {
+				t.Errorf("ultrafast made %d bytes, no more than %s's %d: the preset did not reach x264",
+					size["ultrafast"], DefaultX264Preset, size[""])
+			}
+		})
+	}
+}
+
+// An unknown preset is refused, naming it, before any file is created.
+func TestX264PresetUnknown(t *testing.T) {
+	src := media(t, "movie.avi")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.mkv")
+	_, err := Process(context.Background(), src, out, resizer(1), Options{Scale: 1, Preset: "turbo"})
+	if err == nil || !strings.Contains(err.Error(), `"turbo"`) {
+		t.Errorf("Process with preset turbo: err %v, want one naming it", err)
+	}
+	for _, codec := range []string{"libx264", "h264_nvenc"} {
+		e, err := NewEncoder(out, EncoderConfig{Codec: codec, Preset: "Fast", Width: 64, Height: 64,
+			TimeBase: Rational{1, 25}, FrameRate: Rational{25, 1}})
+		if err == nil {
+			e.Close()
+			t.Errorf("%s accepted preset Fast", codec)
+		} else if !strings.Contains(err.Error(), `"Fast"`) {
+			t.Errorf("%s: err %v does not name the preset", codec, err)
+		}
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a rejected preset left %s: %v", out, err)
 	}
 }
 

@@ -177,7 +177,8 @@ func BenchmarkProcess(b *testing.B) {
 	out := filepath.Join(b.TempDir(), "out.mkv")
 	var sum Stats
 	for b.Loop() {
-		st, err := Process(context.Background(), src, out, up, Options{Scale: scale, Encoder: env("IE_ENCODER", "")})
+		st, err := Process(context.Background(), src, out, up,
+			Options{Scale: scale, Encoder: env("IE_ENCODER", ""), Preset: env("IE_X264_PRESET", "")})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -193,6 +194,6 @@ func BenchmarkProcess(b *testing.B) {
 	b.ReportMetric(share(sum.Decode), "%decode")
 	b.ReportMetric(share(sum.Enhance), "%infer")
 	b.ReportMetric(share(sum.Encode), "%encode")
-	b.Logf("%s %s ×%d → %dx%d %s: %d frames in %v", clip, model, scale, sum.Width, sum.Height, sum.Encoder,
-		sum.Frames, sum.Total.Round(time.Millisecond))
+	b.Logf("%s %s ×%d → %dx%d %s (x264 preset %s): %d frames in %v", clip, model, scale, sum.Width, sum.Height,
+		sum.Encoder, env("IE_X264_PRESET", DefaultX264Preset), sum.Frames, sum.Total.Round(time.Millisecond))
 }

@@ -447,7 +447,8 @@ static int write_packets(ie_encoder *e, AVCodecContext *enc, AVStream *st, char 
 	}
 }
 
-static int open_video(ie_encoder *e, const char *name, int w, int h, AVRational tb, AVRational fr, char *err, int errlen) {
+static int open_video(ie_encoder *e, const char *name, const char *preset, int w, int h, AVRational tb, AVRational fr,
+                      char *err, int errlen) {
 	const AVCodec *codec = avcodec_find_encoder_by_name(name);
 	if (!codec)
 		return failmsg(err, errlen, "encoder not available");
@@ -470,10 +471,9 @@ static int open_video(ie_encoder *e, const char *name, int w, int h, AVRational 
 		c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 	AVDictionary *opt = NULL;
 	if (strcmp(name, "libx264") == 0) {
-		// crf 18 is visually lossless for x264. "veryfast" encodes upscaled
-		// frames about twice as fast as "fast" (42 against 21 fps for 640×480
-		// on two cores), so that the encoder does not set the pace.
-		av_dict_set(&opt, "preset", "veryfast", 0);
+		// crf 18 is visually lossless for x264. The preset trades size for
+		// speed; Go checks it and picks the default ("veryfast").
+		av_dict_set(&opt, "preset", preset, 0);
 		av_dict_set(&opt, "crf", "18", 0);
 	} else {
 		av_dict_set(&opt, "preset", "p4", 0);
@@ -700,7 +700,7 @@ static int pump_audio(ie_encoder *e, double until, char *err, int errlen) {
 	return 0;
 }
 
-int ie_enc_open(const char *path, const char *audio_src, const char *codec, int w, int h,
+int ie_enc_open(const char *path, const char *audio_src, const char *codec, const char *preset, int w, int h,
                 int tb_num, int tb_den, int fr_num, int fr_den, ie_encoder **out, char *err, int errlen) {
 	*out = NULL;
 	if (w < 2 || h < 2)
@@ -719,9 +719,9 @@ int ie_enc_open(const char *path, const char *audio_src, const char *codec, int 
 	// 4:2:0 needs even sizes; an odd last row or column is cropped.
 	int ew = w & ~1, eh = h & ~1;
 	AVRational fr = {fr_num, fr_den};
-	ret = open_video(e, codec, ew, eh, e->tb, fr, err, errlen);
+	ret = open_video(e, codec, preset, ew, eh, e->tb, fr, err, errlen);
 	if (ret < 0 && strcmp(codec, "libx264") != 0)
-		ret = open_video(e, "libx264", ew, eh, e->tb, fr, err, errlen);
+		ret = open_video(e, "libx264", preset, ew, eh, e->tb, fr, err, errlen);
 	if (ret < 0)
 		goto bad;
 	e->vst = avformat_new_stream(e->out, NULL);

@@ -43,8 +43,9 @@ typedef struct ie_encoder ie_encoder;
 // ie_enc_open creates an MKV file with an H.264 stream of w*h frames whose
 // pts are in tb, and the audio of audio_src (copied when AAC, else
 // transcoded to AAC) when it has any. codec is "libx264" or "h264_nvenc";
-// nvenc falls back to libx264 when it cannot open.
-int ie_enc_open(const char *path, const char *audio_src, const char *codec, int w, int h,
+// nvenc falls back to libx264 when it cannot open. preset is libx264's
+// ("veryfast", ...), used by libx264 alone, fallback included.
+int ie_enc_open(const char *path, const char *audio_src, const char *codec, const char *preset, int w, int h,
                 int tb_num, int tb_den, int fr_num, int fr_den, ie_encoder **out, char *err, int errlen);
 // ie_enc_codec names the video encoder actually in use.
 const char *ie_enc_codec(const ie_encoder *e);
