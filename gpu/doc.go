@@ -1,7 +1,8 @@
 // Package gpu is the GPU inference runtime: Real-ESRGAN's networks on our own
 // CUDA library (csrc/, built into libiegpu.so by nvcc), with fp16 storage,
 // fp32 accumulation on tensor cores, fused epilogues and one CUDA graph per
-// tile shape.
+// tile shape; and GFPGANv1Clean, in fp32, as steps over one device arena
+// (gfpgan.go).
 //
 // The library is loaded at run time (dlopen), so one binary runs everywhere:
 // New reports why the GPU cannot be used (no library, no device, old driver)

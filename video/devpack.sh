@@ -4,14 +4,17 @@
 # `make media models` done. Both folders are git-ignored carry folders.
 set -e
 C=.carry-av
-rm -rf $C .carry-x4 && mkdir -p $C/engines $C/media .carry-x4/engines /tmp/devpack-libs
+mkdir -p $C/engines $C/media .carry-x4/engines /tmp/devpack-libs
 CGO_ENABLED=1 go test -c -tags noonednn -ldflags='-s -w' -o /tmp/devpack-video.test ./video
-# libav* and their dependencies, less what every machine has newer.
+# libav* and their dependencies, less what every machine has newer (kept
+# from an earlier run: xz -9e takes minutes).
+[ -f $C/libav.tar.xz ] || {
 rm -f /tmp/devpack-libs/*
 ldd /tmp/devpack-video.test | awk '$3 ~ /^\// {print $3}' |
 	grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt)\.so' |
 	xargs -I{} cp -L {} /tmp/devpack-libs/
 tar cf - -C /tmp/devpack-libs . | xz -T0 -9e > $C/libav.tar.xz
+}
 xz -T0 -9 -c /tmp/devpack-video.test > $C/video.test.xz
 cp engines/realesr-animevideov3-x4.* $C/engines/
 cp engines/realesrgan-x4plus.* .carry-x4/engines/
