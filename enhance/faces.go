@@ -2,6 +2,7 @@ package enhance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"imageenhancer/enhance/graph"
 	"imageenhancer/face"
 )
 
@@ -49,8 +51,8 @@ type FaceInfo struct {
 	// Available says face_enhance can be served now: the GFPGAN weights
 	// and the detector are installed and the runtime has not refused
 	// GFPGAN. The runtime is asked on the first face_enhance request
-	// (GFPGAN loads lazily, like the other models); the GPU runtime
-	// refuses it today, and from then on this says so.
+	// (GFPGAN loads lazily, like the other models); a runtime that
+	// refuses it is not asked again, and from then on this says so.
 	Available bool `json:"available"`
 	// WeightsFile is the GFPGAN file in use, or the one to supply.
 	WeightsFile      string `json:"weights_file"`
@@ -125,8 +127,10 @@ func (e *Enhancer) CheckFaces() error {
 
 // faceStage returns the detector and GFPGAN, loading them on first use.
 // Every failure wraps ErrFaceUnavailable: the missing weights are the
-// user's to supply, and a runtime that cannot run GFPGAN (the GPU runtime
-// today) will not learn to by retrying, so both are 400s, not 500s or 503s.
+// user's to supply, and a runtime that cannot run GFPGAN will not learn to
+// by retrying, so both are 400s, not 500s or 503s. A GPU out of memory
+// while loading it is not a refusal: that error is returned as it is (503)
+// and the next request tries again.
 func (e *Enhancer) faceStage() (*face.Detector, *loaded, error) {
 	dir := e.cfg.EnginesDir
 	path := gfpganInstalled(dir)
@@ -166,6 +170,9 @@ func (e *Enhancer) faceStage() (*face.Detector, *loaded, error) {
 				ErrFaceUnavailable, filepath.Base(path), net.Size, net.Size, face.FaceSize, face.FaceSize)
 		}
 		m, err := e.cfg.Runtime.Load(net)
+		if errors.Is(err, graph.ErrOutOfMemory) {
+			return nil, fmt.Errorf("face_enhance: loading GFPGAN: %w", err)
+		}
 		if err != nil {
 			refused := fmt.Errorf("el runtime %s no puede ejecutar GFPGAN (%v)", e.cfg.Runtime.Name(), err)
 			e.face.mu.Lock()

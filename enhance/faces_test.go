@@ -22,6 +22,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"imageenhancer/enhance"
+	"imageenhancer/enhance/graph"
 	"imageenhancer/face"
 )
 
@@ -327,5 +328,43 @@ func TestFaceEnhanceKinds(t *testing.T) {
 				t.Errorf("output %s %v, want %s %d²", got, m.Bounds().Size(), c.want, 2*side)
 			}
 		})
+	}
+}
+
+// oomOnce is the CPU runtime on a device that is out of memory the first
+// time GFPGAN is loaded, as a GPU shared with another process can be.
+type oomOnce struct {
+	enhance.Runtime
+	failed bool
+}
+
+func (r *oomOnce) Load(net graph.Network) (graph.Model, error) {
+	if _, ok := net.(*graph.GFPGAN); ok && !r.failed {
+		r.failed = true
+		return nil, fmt.Errorf("test: no room for GFPGAN: %w", graph.ErrOutOfMemory)
+	}
+	return r.Runtime.Load(net)
+}
+
+// TestFaceEnhanceOutOfMemory checks that running out of memory while loading
+// GFPGAN is a 503 (ErrOutOfMemory), not a refusal kept for good: the next
+// request loads it.
+func TestFaceEnhanceOutOfMemory(t *testing.T) {
+	in := astronautPNG(t, 96)
+	enh, err := enhance.New(enhance.Config{EnginesDir: faceEngines(t, true), Runtime: &oomOnce{Runtime: cpuRuntime(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enh.Close()
+	req := enhance.Request{Image: in, Model: "general_v3", Scale: 1, FaceEnhance: true}
+	_, err = enh.Enhance(context.Background(), req)
+	if !errors.Is(err, enhance.ErrOutOfMemory) || errors.Is(err, enhance.ErrFaceUnavailable) {
+		t.Fatalf("first request: %v, want ErrOutOfMemory only", err)
+	}
+	if info := enh.FaceEnhance(); !info.Available {
+		t.Errorf("after running out of memory FaceEnhance() = %+v, want available", info)
+	}
+	if _, err := enh.Enhance(context.Background(), req); err != nil {
+		t.Fatalf("second request: %v", err)
 	}
 }

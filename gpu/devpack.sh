@@ -9,6 +9,7 @@
 #   dnnl     oneDNN's libraries, for gputest
 #   photos   skimage's astronaut, coffee and chelsea
 #   sr gfpgan bench   ../shared/fixtures/sr, ../shared/fixtures/gfpgan, ../shared/bench
+#   mtcnn    the face detector's weights (engines/mtcnn)
 #   NAME     engines/NAME.param and .bin (realesrgan-x4plus, realesrgan-x4fast, ...)
 # Usage: CARRY=.carry-x bash gpu/devpack.sh gputest dnnl photos realesrgan-x4fast
 set -e
@@ -28,6 +29,7 @@ photos) mkdir -p "$C/photos"
 sr|gfpgan|bench) mkdir -p "$C/shared/fixtures"
 	if [ $item = bench ]; then cp -r ../shared/bench "$C/shared/"; else cp -r ../shared/fixtures/$item "$C/shared/fixtures/"; fi
 	chmod -R u+w "$C/shared" ;;
+mtcnn) mkdir -p "$C/models" && cp -r engines/mtcnn "$C/models/" ;;
 *) mkdir -p "$C/models" && cp engines/$item.param engines/$item.bin "$C/models/" ;;
 esac
 done

@@ -4,7 +4,7 @@
 # (CARRY, default .carry), the test binaries (xz), oneDNN's libraries, the
 # photos and the fixtures. This builds libiegpu.so with nvcc (once per
 # machine), then runs the steps named. Logs go to $OUT.
-# Usage (repo root): CARRY=.carry bash gpu/devrun.sh [test|photos|gfpgan|bench|torch|rest]...
+# Usage (repo root): CARRY=.carry bash gpu/devrun.sh [test|photos|faces|gfpgan|bench|torch|rest]...
 # IE_MODELS is where the ncnn weights are (default $CARRY/models).
 set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/iegpu /tmp/ie
@@ -25,6 +25,7 @@ for step in "$@"; do
 case $step in
 test) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestFixtures|TestBatchAndPlan|TestMissingLibrary' 2>&1 | tee "$OUT/test.log") ;;
 photos) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestGPUMatchesCPUOnPhotos' 2>&1 | tee "$OUT/photos.log") ;;
+faces) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestFaceEnhanceGPU' 2>&1 | tee "$OUT/faces.log") ;;
 gfpgan) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'GFPGAN' -test.bench 'GFPGAN' -test.benchtime 5x 2>&1 | tee "$OUT/gfpgan.log") ;;
 bench) (cd gpu && /tmp/ie/gpu.test -test.run XXX -test.v -test.bench Forward -test.benchtime 10x 2>&1 | tee "$OUT/bench.log") ;;
 torch)
