@@ -5,7 +5,6 @@ package cpu_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -50,29 +49,13 @@ func TestGFPGANReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := psnr8(got, b16)
+			p := fixtures.PSNRFace(got, b16)
 			t.Logf("bf16 vs fp32: %.1f dB on 8-bit output, max abs error %.3g", p, fixtures.MaxAbsError(b16, got))
 			if p < 40 {
 				t.Errorf("bf16 PSNR %.1f dB < 40", p)
 			}
 		})
 	}
-}
-
-// psnr8 compares two [-1,1] outputs as the 8-bit images they become.
-func psnr8(a, b []float32) float64 {
-	q := func(v float32) float64 {
-		return math.Round(math.Min(math.Max((float64(v)+1)/2, 0), 1) * 255)
-	}
-	var mse float64
-	for i := range a {
-		d := q(a[i]) - q(b[i])
-		mse += d * d
-	}
-	if mse == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255*float64(len(a))/mse)
 }
 
 // TestGFPGANBatch checks that two faces in one call give what two calls
@@ -92,36 +75,8 @@ func TestGFPGANBatch(t *testing.T) {
 	}
 	defer m.Close()
 	defer m.Close() // twice is safe
-	S := net.Size
-	px := 3 * S * S
-	rng := rand.New(rand.NewPCG(6, 1))
-	in := make([]float32, 2*px)
-	for i := range in {
-		in[i] = rng.Float32()
-	}
-	ctx := context.Background()
-	both := make([]float32, 2*px)
-	if err := m.Forward(ctx, in, 2, S, S, both); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		one := make([]float32, px)
-		if err := m.Forward(ctx, in[i*px:(i+1)*px], 1, S, S, one); err != nil {
-			t.Fatal(err)
-		}
-		if e := fixtures.MaxAbsError(one, both[i*px:(i+1)*px]); e != 0 {
-			t.Errorf("face %d: batch of 2 differs from a batch of 1 by %.3g", i, e)
-		}
-	}
-	for _, sz := range [][2]int{{S / 2, S / 2}, {2 * S, 2 * S}, {S, 2 * S}, {S + 1, S}} {
-		h, w := sz[0], sz[1]
-		err := m.Forward(ctx, make([]float32, 3*h*w), 1, h, w, make([]float32, 3*h*w))
-		if err == nil {
-			t.Errorf("%d×%d input: no error", h, w)
-		}
-	}
-	if err := m.Forward(ctx, in[:px-1], 1, S, S, both[:px]); err == nil {
-		t.Error("short input: no error")
+	for _, err := range fixtures.CheckGFPGANModel(m, net.Size) {
+		t.Error(err)
 	}
 }
 

@@ -2,16 +2,10 @@
 
 package gpu
 
-/*
-#include <stdlib.h>
-#include "shim.h"
-*/
+// #include "shim.h"
 import "C"
 
-import (
-	"fmt"
-	"unsafe"
-)
+import "fmt"
 
 // DeviceCount loads the library at libPath (empty: "libiegpu.so" on the
 // loader's search path), as New does, and returns how many CUDA devices it
@@ -22,14 +16,8 @@ func DeviceCount(libPath string) (int, error) {
 	if libPath == "" {
 		libPath = "libiegpu.so"
 	}
-	cpath := C.CString(libPath)
-	defer C.free(unsafe.Pointer(cpath))
-	var errbuf [1024]C.char
-	openMu.Lock()
-	rc := C.ie_open(cpath, &errbuf[0], C.size_t(len(errbuf)))
-	openMu.Unlock()
-	if rc != 0 {
-		return 0, fmt.Errorf("%w: loading the CUDA library: %s", ErrUnavailable, C.GoString(&errbuf[0]))
+	if err := open(libPath); err != nil {
+		return 0, err
 	}
 	var n C.int
 	if err := call(func() C.int { return C.ie_device_count(&n) }); err != nil {

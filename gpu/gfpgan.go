@@ -490,12 +490,8 @@ func (m *gfpModel) Close() error {
 	}
 	runtime.SetFinalizer(m, nil)
 	err := m.free()
-	r := m.rt
-	r.mu.Lock()
-	r.models--
-	if e := r.destroyLocked(); err == nil {
+	if e := m.rt.release(); err == nil {
 		err = e
 	}
-	r.mu.Unlock()
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -55,27 +54,13 @@ func TestGFPGANReference(t *testing.T) {
 			if len(want) != len(got) {
 				t.Fatalf("%d reference values, %d outputs", len(want), len(got))
 			}
-			p := psnrFace(got, want)
+			p := fixtures.PSNRFace(got, want)
 			t.Logf("max abs error %.3g, PSNR %.1f dB on the 8-bit output", fixtures.MaxAbsError(got, want), p)
 			if !(p >= minPSNR) {
 				t.Errorf("PSNR %.1f dB < %d", p, minPSNR)
 			}
 		})
 	}
-}
-
-// psnrFace compares two [-1,1] outputs as the 8-bit images they become.
-func psnrFace(a, b []float32) float64 {
-	q := func(v float32) float64 { return math.Round(math.Min(math.Max((float64(v)+1)/2, 0), 1) * 255) }
-	var se float64
-	for i := range a {
-		d := q(a[i]) - q(b[i])
-		se += d * d
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(len(a))))
 }
 
 // TestGFPGANBatch checks that two faces in one call give exactly what two
@@ -92,35 +77,8 @@ func TestGFPGANBatch(t *testing.T) {
 	}
 	defer m.Close()
 	defer m.Close() // twice is safe
-	S := net.Size
-	px := 3 * S * S
-	rng := rand.New(rand.NewPCG(6, 1))
-	in := make([]float32, 2*px)
-	for i := range in {
-		in[i] = rng.Float32()
-	}
-	ctx := context.Background()
-	both := make([]float32, 2*px)
-	if err := m.Forward(ctx, in, 2, S, S, both); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		one := make([]float32, px)
-		if err := m.Forward(ctx, in[i*px:(i+1)*px], 1, S, S, one); err != nil {
-			t.Fatal(err)
-		}
-		if e := fixtures.MaxAbsError(one, both[i*px:(i+1)*px]); e != 0 {
-			t.Errorf("face %d: batch of 2 differs from a batch of 1 by %.3g", i, e)
-		}
-	}
-	for _, sz := range [][2]int{{S / 2, S / 2}, {2 * S, 2 * S}, {S, 2 * S}} {
-		h, w := sz[0], sz[1]
-		if err := m.Forward(ctx, make([]float32, 3*h*w), 1, h, w, make([]float32, 3*h*w)); err == nil {
-			t.Errorf("%d×%d input: no error", h, w)
-		}
-	}
-	if err := m.Forward(ctx, in[:px-1], 1, S, S, both[:px]); err == nil {
-		t.Error("short input: no error")
+	for _, err := range fixtures.CheckGFPGANModel(m, net.Size) {
+		t.Error(err)
 	}
 }
 

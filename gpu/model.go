@@ -215,12 +215,8 @@ func (m *Model) Close() error {
 	runtime.SetFinalizer(m, nil)
 	err := call(func() C.int { return C.ie_engine_destroy(m.eng) })
 	m.eng = nil
-	r := m.rt
-	r.mu.Lock()
-	r.models--
-	if e := r.destroyLocked(); err == nil {
+	if e := m.rt.release(); err == nil {
 		err = e
 	}
-	r.mu.Unlock()
 	return err
 }

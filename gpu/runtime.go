@@ -70,6 +70,21 @@ func call(f func() C.int) error {
 
 var openMu sync.Mutex
 
+// open loads the library at path (once per process); its error wraps
+// ErrUnavailable and says why.
+func open(path string) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var errbuf [1024]C.char
+	openMu.Lock()
+	rc := C.ie_open(cpath, &errbuf[0], C.size_t(len(errbuf)))
+	openMu.Unlock()
+	if rc != 0 {
+		return fmt.Errorf("%w: loading the CUDA library: %s", ErrUnavailable, C.GoString(&errbuf[0]))
+	}
+	return nil
+}
+
 // New loads the library, finds the device and creates a context on it. Its
 // errors wrap ErrUnavailable when the GPU cannot be used here; they say why
 // (library not found, no CUDA device, driver too old) for logs and health.
@@ -78,14 +93,8 @@ func New(cfg Config) (*Runtime, error) {
 	if path == "" {
 		path = "libiegpu.so"
 	}
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
-	var errbuf [1024]C.char
-	openMu.Lock()
-	rc := C.ie_open(cpath, &errbuf[0], C.size_t(len(errbuf)))
-	openMu.Unlock()
-	if rc != 0 {
-		return nil, fmt.Errorf("%w: loading the CUDA library: %s", ErrUnavailable, C.GoString(&errbuf[0]))
+	if err := open(path); err != nil {
+		return nil, err
 	}
 	var n C.int
 	if err := call(func() C.int { return C.ie_device_count(&n) }); err != nil {
@@ -168,6 +177,15 @@ func (r *Runtime) Close() error {
 	defer r.mu.Unlock()
 	r.closed = true
 	runtime.SetFinalizer(r, nil)
+	return r.destroyLocked()
+}
+
+// release is a closed Model's: one model fewer, and the context goes if
+// the runtime is closed and this was the last.
+func (r *Runtime) release() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.models--
 	return r.destroyLocked()
 }
 
