@@ -257,18 +257,26 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	lap(&st.Queue)
-	col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
-	if err == nil && len(found) > 0 {
-		col, err = pasteFaces(ctx, src, col, found, scale, gfp)
+	var img image.Image
+	if q, qerr := e.upscaleRGBA(ctx, l, pic, det == nil && ow == pic.w*l.scale && oh == pic.h*l.scale, req.Progress); qerr != nil {
+		e.gate.release()
+		return nil, qerr
+	} else if q != nil {
+		e.gate.release()
+		lap(&st.Infer)
+		img = q
+	} else {
+		col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
+		if err == nil && len(found) > 0 {
+			col, err = pasteFaces(ctx, src, col, found, scale, gfp)
+		}
+		e.gate.release()
+		if err != nil {
+			return nil, err
+		}
+		lap(&st.Infer)
+		img = toImage(resize(col, ow, oh), resizeOpt(alpha, ow, oh), pic.deep)
 	}
-	e.gate.release()
-	if err != nil {
-		return nil, err
-	}
-	lap(&st.Infer)
-	col, alpha = resize(col, ow, oh), resizeOpt(alpha, ow, oh)
-	img := toImage(col, alpha, pic.deep)
-	col, alpha = nil, nil // let the floats go before encoding
 	b, err := encodePNG(img)
 	if err != nil {
 		return nil, fmt.Errorf("encoding PNG: %v", err)
@@ -321,6 +329,27 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 		return err
 	})
 	return col, alpha, err
+}
+
+// upscaleRGBA is upscale for an opaque 8-bit colour picture whose output
+// is the network's (ok: no faces to paste, no resize), on a model that
+// quantises itself, when the picture fits one tile: the 8-bit image
+// straight from the device. Otherwise it returns nil and upscale runs.
+func (e *Enhancer) upscaleRGBA(ctx context.Context, l *loaded, pic *picture, ok bool, progress func(done, total int)) (*image.RGBA, error) {
+	if !ok || pic.alpha != nil || pic.gray || pic.deep {
+		return nil, nil
+	}
+	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
+	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
+	in := padReflect(&planes{c: 3, w: pic.w, h: pic.h, pix: pic.rgb}, l.multiple)
+	q, err := wholeRGBA(ctx, l, []*planes{in}, size, pic.w*l.scale, pic.h*l.scale)
+	if q == nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(1, 1)
+	}
+	return q[0], nil
 }
 
 // upscaleAt is upscale with tiles of size.
@@ -519,10 +548,18 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		if err := e.gate.acquire(ctx, false); err != nil {
 			return nil, err
 		}
-		// A size that ran out of memory stays halved for the next frames.
-		size, err = e.withTile(l, size, pw, ph, func(size int) error {
-			return runTiles(ctx, l, ins, size, e.cfg.TilePad, put, nil)
-		})
+		var q []*image.RGBA
+		if direct { // whole frames on a model that quantises them itself
+			q, err = wholeRGBA(ctx, l, ins, size, fw*s, fh*s)
+		}
+		if q != nil {
+			imgs = q
+		} else if err == nil {
+			// A size that ran out of memory stays halved for the next frames.
+			size, err = e.withTile(l, size, pw, ph, func(size int) error {
+				return runTiles(ctx, l, ins, size, e.cfg.TilePad, put, nil)
+			})
+		}
 		for i := 0; err == nil && i < n; i++ {
 			if len(found[i]) > 0 {
 				cols[i], err = pasteFaces(ctx, batch[i], cols[i], found[i], scale, gfp)

@@ -37,11 +37,17 @@ type fakeRuntime struct {
 	// counts those failures.
 	oomOver  int
 	oomFails int
+	// quant, when set, makes models Quantizers (quantFake) and counts
+	// their ForwardRGBA calls.
+	quant *int
 }
 
 func (r *fakeRuntime) Name() string { return "cpu" }
 func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
 	m := &fakeModel{s: net.OutScale(), block: r.block, batch: r.batch}
+	if r.quant != nil {
+		return &quantFake{m, r}, nil
+	}
 	if r.maxTile > 0 {
 		return &limitedModel{m, r.maxTile}, nil
 	}
@@ -58,11 +64,50 @@ type oomFake struct {
 }
 
 func (m *oomFake) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
-	if h > m.r.oomOver || w > m.r.oomOver {
-		m.r.oomFails++
-		return fmt.Errorf("window %dx%d: %w", w, h, graph.ErrOutOfMemory)
+	if err := m.r.fits(h, w); err != nil {
+		return err
 	}
 	return m.fakeModel.Forward(ctx, in, n, h, w, out)
+}
+
+// fits fails a window larger than oomOver (when set) as out of memory.
+func (r *fakeRuntime) fits(h, w int) error {
+	if r.oomOver > 0 && (h > r.oomOver || w > r.oomOver) {
+		r.oomFails++
+		return fmt.Errorf("window %dx%d: %w", w, h, graph.ErrOutOfMemory)
+	}
+	return nil
+}
+
+// quantFake is a fakeModel that quantises its own output, as the GPU
+// runtime does, within oomOver when that is set.
+type quantFake struct {
+	*fakeModel
+	r *fakeRuntime
+}
+
+func (m *quantFake) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	if err := m.r.fits(h, w); err != nil {
+		return err
+	}
+	return m.fakeModel.Forward(ctx, in, n, h, w, out)
+}
+
+func (m *quantFake) ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error {
+	*m.r.quant++
+	f := make([]float32, n*3*h*w*m.s*m.s)
+	if err := m.Forward(ctx, in, n, h, w, f); err != nil {
+		return err
+	}
+	plane := h * w * m.s * m.s
+	for i := range n * plane {
+		img, p := i/plane, i%plane
+		for c := range 3 {
+			out[4*i+c] = q8(f[(3*img+c)*plane+p])
+		}
+		out[4*i+3] = 255
+	}
+	return nil
 }
 
 // limitedModel is a fakeModel whose memory allows windows of max pixels.
@@ -732,5 +777,84 @@ func TestAutoTile(t *testing.T) {
 	samePixels(t, decodePNG(t, res.PNG), decodePNG(t, whole.PNG))
 	if total != 4*3 { // tiles of 24-2·3 = 18: 4 across 70, 3 down 41
 		t.Errorf("%d tiles, want 12", total)
+	}
+}
+
+// TestQuantizedOutput checks the path for models that quantise their own
+// output (the GPU's): whole opaque pictures and frames at the network's
+// scale come from ForwardRGBA with the pixels the float path makes; the
+// rest (a resize, alpha, tiles, a window out of memory) takes the float
+// path.
+func TestQuantizedOutput(t *testing.T) {
+	ctx := context.Background()
+	opaque := encode(t, noise(13, 9, 40)) // 13 is odd: general_x2's multiple is 2, so it pads
+	alpha := noise(13, 9, 41)
+	alpha.Pix[3] = 7
+	withAlpha := encode(t, alpha)
+	large := encode(t, noise(40, 30, 42))
+	var frames []*image.RGBA
+	for i := 0; i < 5; i++ {
+		n := noise(12, 10, uint64(50+i))
+		frames = append(frames, &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect})
+	}
+	for _, c := range []struct {
+		name   string
+		cfg    Config
+		oom    int
+		model  string
+		scale  int
+		img    []byte
+		direct bool
+	}{
+		{"whole", Config{}, 0, "general_v3", 4, opaque, true},
+		{"padded", Config{}, 0, "general_x2", 2, opaque, true},
+		{"resize", Config{}, 0, "general_v3", 2, opaque, false},
+		{"alpha", Config{}, 0, "general_v3", 4, withAlpha, false},
+		{"tiles", Config{TileSize: 4, TilePad: 2}, 0, "general_v3", 4, opaque, false},
+		{"out of memory", Config{TilePad: 2}, 24, "general_v3", 4, large, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			cfg := c.cfg
+			cfg.Runtime = &fakeRuntime{oomOver: c.oom}
+			plain := newFake(t, cfg)
+			cfg.Runtime = &fakeRuntime{oomOver: c.oom, quant: &calls, batch: 2}
+			quant := newFake(t, cfg)
+			want, err := plain.Enhance(ctx, Request{Image: c.img, Model: c.model, Scale: c.scale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := quant.Enhance(ctx, Request{Image: c.img, Model: c.model, Scale: c.scale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			samePixels(t, decodePNG(t, got.PNG), decodePNG(t, want.PNG))
+			if c.direct != (calls > 0) {
+				t.Errorf("ForwardRGBA called %d times", calls)
+			}
+			if c.img != nil && c.model == "general_v3" {
+				calls = 0
+				wantF, err := plain.EnhanceFrames(ctx, c.model, c.scale, false, frames)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotF, err := quant.EnhanceFrames(ctx, c.model, c.scale, false, frames)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range gotF {
+					samePixels(t, gotF[i], wantF[i])
+				}
+				// Whole frames at the network's scale are batched two at a
+				// time: three calls for five.
+				wantCalls := 0
+				if c.scale == 4 && c.cfg.TileSize == 0 {
+					wantCalls = 3
+				}
+				if c.oom == 0 && calls != wantCalls {
+					t.Errorf("frames: ForwardRGBA called %d times, want %d", calls, wantCalls)
+				}
+			}
+		})
 	}
 }

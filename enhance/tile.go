@@ -25,6 +25,15 @@ type TileLimiter interface {
 	MaxTile(n int) (int, error)
 }
 
+// Quantizer is implemented by models that can hand their output back as
+// 8-bit images: the GPU runtime quantises on the device and copies a quarter
+// of the bytes. ForwardRGBA is Forward with out receiving n opaque RGBA
+// images of (h·s)×(w·s) pixels, each value v as q8(v), which is what the
+// pipeline makes of Forward's output when it keeps it whole.
+type Quantizer interface {
+	ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error
+}
+
 // Window sides that the pipeline runs whole when the configured tile size
 // is 0 and the model does not say (TileLimiter): larger images are tiled
 // at this size. Measured on the CPU runtime, whose buffers for
@@ -131,6 +140,53 @@ func (l *loaded) forward(ctx context.Context, in []float32, n, h, w int, out []f
 		return err
 	}
 	return l.model.Forward(ctx, in, n, h, w, out)
+}
+
+// wholeRGBA runs pictures that need no tiles (size 0), all of one padded
+// size, through a Quantizer model, as many at a time as it takes, and
+// returns them as opaque RGBA images of the unpadded output size ow×oh. It
+// returns nil, and no error, when the model is no Quantizer, when there
+// are tiles, or when the device ran out of memory: the float path (which
+// halves tiles) then does the work.
+func wholeRGBA(ctx context.Context, l *loaded, ins []*planes, size, ow, oh int) ([]*image.RGBA, error) {
+	q, ok := l.model.(Quantizer)
+	if !ok || size != 0 || len(ins) == 0 {
+		return nil, nil
+	}
+	h, w, s := ins[0].h, ins[0].w, l.scale
+	nb := l.maxBatch(h, w)
+	px := 3 * h * w
+	inBuf := scratch.Get().(*[]float32)
+	defer scratch.Put(inBuf)
+	in := grow(inBuf, min(nb, len(ins))*px)
+	imgs := make([]*image.RGBA, 0, len(ins))
+	for len(ins) > 0 {
+		n := min(nb, len(ins))
+		for i, p := range ins[:n] {
+			copy(in[i*px:(i+1)*px], p.pix)
+		}
+		W, H := w*s, h*s
+		out := make([]byte, n*W*H*4)
+		err := func() error {
+			defer l.lock()()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return q.ForwardRGBA(ctx, in[:n*px], n, h, w, out)
+		}()
+		if errors.Is(err, graph.ErrOutOfMemory) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inference: %w", err)
+		}
+		for i := range n {
+			m := &image.RGBA{Pix: out[i*W*H*4 : (i+1)*W*H*4], Stride: 4 * W, Rect: image.Rect(0, 0, W, H)}
+			imgs = append(imgs, m.SubImage(image.Rect(0, 0, ow, oh)).(*image.RGBA))
+		}
+		ins = ins[n:]
+	}
+	return imgs, nil
 }
 
 // lock takes l.mu for a call into the model and returns its release, or

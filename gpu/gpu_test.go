@@ -206,6 +206,40 @@ func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtureCase, name s
 	if p < 50 {
 		t.Errorf("PSNR %.2f dB < 50 dB", p)
 	}
+	if variant < 0 {
+		checkRGBA(t, m, in, h, w, s, out)
+	}
+}
+
+// checkRGBA holds ForwardRGBA to Forward's output quantised as enhance
+// does it (q8: clamped, v*255 in float32 rounded half to even), byte for
+// byte.
+func checkRGBA(t *testing.T, m *gpu.Model, in []float32, h, w, s int, out []float32) {
+	rgba := make([]byte, 4*h*s*w*s)
+	if err := m.ForwardRGBA(context.Background(), in, 1, h, w, rgba); err != nil {
+		t.Fatal(err)
+	}
+	q8 := func(v float32) byte {
+		if !(v > 0) {
+			return 0
+		}
+		if v >= 1 {
+			return 255
+		}
+		return byte(math.RoundToEven(float64(v * 255)))
+	}
+	plane := h * s * w * s
+	for i := range plane {
+		for c := range 4 {
+			want := byte(255)
+			if c < 3 {
+				want = q8(out[c*plane+i])
+			}
+			if rgba[4*i+c] != want {
+				t.Fatalf("ForwardRGBA pixel %d channel %d = %d, Forward quantised %d", i, c, rgba[4*i+c], want)
+			}
+		}
+	}
 }
 
 // crop keeps the top-left h×w of a 3×H×W image.

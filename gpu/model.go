@@ -78,13 +78,32 @@ func (r *Runtime) LoadModel(net graph.Network) (*Model, error) {
 // halves; a single tile that does not fit returns an error wrapping
 // ErrOutOfMemory, and the caller should retry with a smaller tile.
 func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	return forward(ctx, m, in, n, h, w, out, 3, func(in []float32, n int, out []float32) C.int {
+		return C.ie_engine_run(m.eng, (*C.float)(&in[0]), C.int(n), C.int(h), C.int(w), (*C.float)(&out[0]))
+	})
+}
+
+// ForwardRGBA is Forward with the output quantised on the GPU to opaque
+// RGBA, as enhance's pipeline would quantise Forward's: out receives n
+// images of (h·s)×(w·s) pixels, 4 bytes each, a quarter of the bytes to
+// copy back. It implements enhance.Quantizer.
+func (m *Model) ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error {
+	return forward(ctx, m, in, n, h, w, out, 4, func(in []float32, n int, out []byte) C.int {
+		return C.ie_engine_run_rgba8(m.eng, (*C.float)(&in[0]), C.int(n), C.int(h), C.int(w), (*C.uchar)(&out[0]))
+	})
+}
+
+// forward runs n tiles through run, which writes per values an output
+// pixel, splitting a batch that does not fit in halves.
+func forward[T float32 | byte](ctx context.Context, m *Model, in []float32, n, h, w int, out []T, per int,
+	run func(in []float32, n int, out []T) C.int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if n <= 0 || h <= 0 || w <= 0 || h%m.mult != 0 || w%m.mult != 0 {
 		return fmt.Errorf("gpu: bad tile shape %dx%dx%d (multiple of %d needed)", n, h, w, m.mult)
 	}
-	inN, outN := 3*h*w, 3*h*w*m.scale*m.scale
+	inN, outN := 3*h*w, per*h*w*m.scale*m.scale
 	if len(in) < n*inN || len(out) < n*outN {
 		return fmt.Errorf("gpu: buffers too short for %d tiles of %dx%d", n, h, w)
 	}
@@ -93,16 +112,14 @@ func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []fl
 		m.mu.Unlock()
 		return errors.New("gpu: model closed")
 	}
-	err := call(func() C.int {
-		return C.ie_engine_run(m.eng, (*C.float)(&in[0]), C.int(n), C.int(h), C.int(w), (*C.float)(&out[0]))
-	})
+	err := call(func() C.int { return run(in, n, out) })
 	m.mu.Unlock()
 	if err != nil && errors.Is(err, ErrOutOfMemory) && n > 1 {
 		k := n / 2
-		if err := m.Forward(ctx, in[:k*inN], k, h, w, out[:k*outN]); err != nil {
+		if err := forward(ctx, m, in[:k*inN], k, h, w, out[:k*outN], per, run); err != nil {
 			return err
 		}
-		return m.Forward(ctx, in[k*inN:n*inN], n-k, h, w, out[k*outN:n*outN])
+		return forward(ctx, m, in[k*inN:n*inN], n-k, h, w, out[k*outN:n*outN], per, run)
 	}
 	return err
 }

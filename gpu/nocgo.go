@@ -58,6 +58,11 @@ func (m *Model) Forward(ctx context.Context, in []float32, n, h, w int, out []fl
 	return errNoCgo
 }
 
+// ForwardRGBA fails: there is no GPU.
+func (m *Model) ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error {
+	return errNoCgo
+}
+
 // MaxTile fails: there is no GPU.
 func (m *Model) MaxTile(n int) (int, error) { return 0, errNoCgo }
 

@@ -18,6 +18,7 @@ static struct {
 	int (*engine_workspace)(iegpu_engine *, int, int, int, size_t *);
 	int (*engine_memory)(iegpu_engine *, size_t *, size_t *);
 	int (*engine_run)(iegpu_engine *, const float *, int, int, int, float *);
+	int (*engine_run_rgba8)(iegpu_engine *, const float *, int, int, int, unsigned char *);
 	int (*engine_time)(iegpu_engine *, int, int, int, int, float *);
 	int (*engine_tune)(iegpu_engine *, int, int, int);
 	int (*engine_plan)(iegpu_engine *, char *, size_t, size_t *);
@@ -60,7 +61,7 @@ int ie_open(const char *path, char *err, size_t errlen) {
 	}
 	SYM(last_error) SYM(api_version) SYM(device_count) SYM(context_create) SYM(context_destroy)
 	SYM(context_info) SYM(engine_create) SYM(engine_destroy) SYM(engine_reserve) SYM(engine_workspace)
-	SYM(engine_memory) SYM(engine_run) SYM(engine_time) SYM(engine_tune) SYM(engine_plan) SYM(engine_set_plan)
+	SYM(engine_memory) SYM(engine_run) SYM(engine_run_rgba8) SYM(engine_time) SYM(engine_tune) SYM(engine_plan) SYM(engine_set_plan)
 	SYM(malloc) SYM(free) SYM(upload) SYM(download) SYM(sync) SYM(conv2d_workspace) SYM(conv2d) SYM(linear)
 	SYM(modulate) SYM(up2) SYM(down2) SYM(add) SYM(affine)
 #undef SYM
@@ -93,6 +94,10 @@ int ie_engine_workspace(iegpu_engine *eng, int n, int h, int w, size_t *bytes) {
 int ie_engine_memory(iegpu_engine *eng, size_t *wb, size_t *ab) { return fn.engine_memory(eng, wb, ab); }
 int ie_engine_run(iegpu_engine *eng, const float *in, int n, int h, int w, float *out) {
 	return fn.engine_run(eng, in, n, h, w, out);
+}
+
+int ie_engine_run_rgba8(iegpu_engine *eng, const float *in, int n, int h, int w, unsigned char *out) {
+	return fn.engine_run_rgba8(eng, in, n, h, w, out);
 }
 int ie_engine_time(iegpu_engine *eng, int n, int h, int w, int iters, float *ms) {
 	return fn.engine_time(eng, n, h, w, iters, ms);

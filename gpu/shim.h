@@ -24,6 +24,7 @@ int ie_engine_reserve(iegpu_engine *eng, int n, int h, int w);
 int ie_engine_workspace(iegpu_engine *eng, int n, int h, int w, size_t *bytes);
 int ie_engine_memory(iegpu_engine *eng, size_t *weight_bytes, size_t *activation_bytes);
 int ie_engine_run(iegpu_engine *eng, const float *in, int n, int h, int w, float *out);
+int ie_engine_run_rgba8(iegpu_engine *eng, const float *in, int n, int h, int w, unsigned char *out);
 int ie_engine_time(iegpu_engine *eng, int n, int h, int w, int iters, float *ms);
 int ie_engine_tune(iegpu_engine *eng, int n, int h, int w);
 int ie_engine_plan(iegpu_engine *eng, char *buf, size_t len, size_t *needed);

@@ -75,6 +75,7 @@ struct iegpu_engine {
 	int res_n = 0, res_h = 0, res_w = 0;
 	std::vector<half *> d_bufs;
 	float *d_in = nullptr, *d_out = nullptr;
+	unsigned char *d_rgba = nullptr;  // the output as RGBA8, for iegpu_engine_run_rgba8
 	size_t act_bytes = 0;
 	std::vector<GraphEntry> graphs;
 	std::string tune_report;  // per layer shape: each variant's microseconds
@@ -86,6 +87,8 @@ int conv_prepare();
 int conv_default_variant();
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s);
 int launch_pack_input(const float *in, half *out, int cpad, int unshuffle, int n, int h, int w, cudaStream_t s);
+// launch_rgba8 quantises n float32 NCHW RGB images of h x w into RGBA8.
+int launch_rgba8(const float *out, unsigned char *rgba, int n, int h, int w, cudaStream_t s);
 
 // Memory (memory.cu).
 size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w);

@@ -103,7 +103,9 @@ extern "C" int iegpu_engine_run_device(iegpu_engine *e, const float *d_in, int n
 	return IEGPU_OK;
 }
 
-extern "C" int iegpu_engine_run(iegpu_engine *e, const float *in, int n, int h, int w, float *out) {
+// run_host runs n tiles from host memory and copies the output back: the
+// float32 planes, or with rgba set the RGBA8 images.
+static int run_host(iegpu_engine *e, const float *in, int n, int h, int w, void *out, bool rgba) {
 	if (!e || !in || !out) return set_error(IEGPU_ERR_INVALID, "nil argument");
 	int st;
 	if ((st = set_device(e)) || (st = reserve(e, n, h, w))) return st;
@@ -112,9 +114,23 @@ extern "C" int iegpu_engine_run(iegpu_engine *e, const float *in, int n, int h, 
 	size_t out_b = in_b * e->out_scale * e->out_scale;
 	CU(cudaMemcpyAsync(e->d_in, in, in_b, cudaMemcpyHostToDevice, s));
 	if ((st = forward(e, n, h, w))) return st;
-	CU(cudaMemcpyAsync(out, e->d_out, out_b, cudaMemcpyDeviceToHost, s));
+	if (rgba) {
+		int oh = h * e->out_scale, ow = w * e->out_scale;
+		if ((st = launch_rgba8(e->d_out, e->d_rgba, n, oh, ow, s))) return st;
+		CU(cudaMemcpyAsync(out, e->d_rgba, (size_t)n * oh * ow * 4, cudaMemcpyDeviceToHost, s));
+	} else {
+		CU(cudaMemcpyAsync(out, e->d_out, out_b, cudaMemcpyDeviceToHost, s));
+	}
 	CU(cudaStreamSynchronize(s));
 	return IEGPU_OK;
+}
+
+extern "C" int iegpu_engine_run(iegpu_engine *e, const float *in, int n, int h, int w, float *out) {
+	return run_host(e, in, n, h, w, out, false);
+}
+
+extern "C" int iegpu_engine_run_rgba8(iegpu_engine *e, const float *in, int n, int h, int w, unsigned char *out) {
+	return run_host(e, in, n, h, w, out, true);
 }
 
 // fill_random puts a fixed pseudo-random image in the input buffer: timing

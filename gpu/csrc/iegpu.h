@@ -84,6 +84,10 @@ IEGPU_EXPORT int iegpu_engine_memory(iegpu_engine *eng, size_t *weight_bytes, si
 /* Runs: in is n x 3 x h x w float32 NCHW in [0,1]; out receives
  * n x 3 x (h*s) x (w*s) float32 NCHW, unclamped. Host pointers, synchronous. */
 IEGPU_EXPORT int iegpu_engine_run(iegpu_engine *eng, const float *in, int n, int h, int w, float *out);
+/* The same, out receiving n opaque RGBA8 images of (h*s) x (w*s) pixels:
+ * each value v quantised as 0 for v <= 0 or NaN, 255 for v >= 1, else
+ * v*255 (float32) rounded half to even. A quarter of the bytes to copy. */
+IEGPU_EXPORT int iegpu_engine_run_rgba8(iegpu_engine *eng, const float *in, int n, int h, int w, unsigned char *out);
 /* The same on device pointers (float32), on the engine's stream, synchronous. */
 IEGPU_EXPORT int iegpu_engine_run_device(iegpu_engine *eng, const float *d_in, int n, int h, int w, float *d_out);
 /* iegpu_engine_time runs iters forwards on device buffers of that shape and

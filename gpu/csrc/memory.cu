@@ -18,6 +18,7 @@ size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w) {
 	}
 	size_t s = e->out_scale;
 	total += (size_t)n * 3 * h * w * sizeof(float) + (size_t)n * 3 * h * s * w * s * sizeof(float);
+	total += (size_t)n * h * s * w * s * 4;  // RGBA8
 	return total;
 }
 
@@ -32,8 +33,10 @@ void release_activations(iegpu_engine *e) {
 	e->d_bufs.clear();
 	cudaFree(e->d_in);
 	cudaFree(e->d_out);
+	cudaFree(e->d_rgba);
 	e->d_in = nullptr;
 	e->d_out = nullptr;
+	e->d_rgba = nullptr;
 	e->res_n = e->res_h = e->res_w = 0;
 	e->act_bytes = 0;
 }
@@ -70,8 +73,10 @@ int reserve(iegpu_engine *e, int n, int h, int w) {
 	size_t in_b = (size_t)rn * 3 * rh * rw * sizeof(float), out_b = in_b * s * s;
 	if ((ce = cudaMalloc(&e->d_in, in_b))) return fail(ce);
 	if ((ce = cudaMalloc(&e->d_out, out_b))) return fail(ce);
+	size_t rgba_b = (size_t)rn * rh * s * rw * s * 4;
+	if ((ce = cudaMalloc(&e->d_rgba, rgba_b))) return fail(ce);
 	if ((ce = cudaStreamSynchronize(e->ctx->stream))) return fail(ce);
-	e->act_bytes = total + in_b + out_b;
+	e->act_bytes = total + in_b + out_b + rgba_b;
 	e->res_n = rn; e->res_h = rh; e->res_w = rw;
 	return IEGPU_OK;
 }
