@@ -525,9 +525,7 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		imgs := make([]*image.RGBA, n)
 		for i, f := range batch {
 			ins[i] = padReflect(&planes{c: 3, w: fw, h: fh, pix: fromImage(f).rgb}, l.multiple)
-			if direct {
-				imgs[i] = image.NewRGBA(image.Rect(0, 0, fw*s, fh*s))
-			} else {
+			if !direct {
 				cols[i] = newPlanes(3, fw*s, fh*s)
 			}
 		}
@@ -555,6 +553,11 @@ func (e *Enhancer) EnhanceFrames(ctx context.Context, model string, scale int, f
 		if q != nil {
 			imgs = q
 		} else if err == nil {
+			if direct {
+				for i := range imgs {
+					imgs[i] = image.NewRGBA(image.Rect(0, 0, fw*s, fh*s))
+				}
+			}
 			// A size that ran out of memory stays halved for the next frames.
 			size, err = e.withTile(l, size, pw, ph, func(size int) error {
 				return runTiles(ctx, l, ins, size, e.cfg.TilePad, put, nil)
