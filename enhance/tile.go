@@ -135,11 +135,16 @@ func (l *loaded) maxBatch(h, w int) int {
 }
 
 func (l *loaded) forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	return l.call(ctx, func() error { return l.model.Forward(ctx, in, n, h, w, out) })
+}
+
+// call runs f, a call into the model, under its lock unless ctx is done.
+func (l *loaded) call(ctx context.Context, f func() error) error {
 	defer l.lock()()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.model.Forward(ctx, in, n, h, w, out)
+	return f()
 }
 
 // wholeRGBA runs pictures that need no tiles (size 0), all of one padded
@@ -167,13 +172,7 @@ func wholeRGBA(ctx context.Context, l *loaded, ins []*planes, size, ow, oh int) 
 		}
 		W, H := w*s, h*s
 		out := make([]byte, n*W*H*4)
-		err := func() error {
-			defer l.lock()()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return q.ForwardRGBA(ctx, in[:n*px], n, h, w, out)
-		}()
+		err := l.call(ctx, func() error { return q.ForwardRGBA(ctx, in[:n*px], n, h, w, out) })
 		if errors.Is(err, graph.ErrOutOfMemory) {
 			return nil, nil
 		}
