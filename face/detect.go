@@ -303,14 +303,21 @@ func (d *Detector) Detect(img image.Image) ([]Face, error) {
 		cands[i] = cands[i].calibrate().square()
 	}
 
-	// Stage 2: RNet rejects most windows and refines the rest.
-	var refined []box
-	for _, b := range cands {
+	// Stage 2: RNet rejects most windows and refines the rest. Windows are
+	// scored on every CPU at once (each alone is too small to share),
+	// then kept in their order.
+	scored := make([]box, len(cands))
+	eachParallel(len(cands), func(i int) {
+		b := cands[i]
 		in, _, _, _, _ := patch(im, b, 24)
 		p, reg := d.r.forward(in)
-		if p > d.Thresholds[1] {
-			b.score = p
-			copy(b.reg[:], reg)
+		b.score = p
+		copy(b.reg[:], reg)
+		scored[i] = b
+	})
+	var refined []box
+	for _, b := range scored {
+		if b.score > d.Thresholds[1] {
 			refined = append(refined, b)
 		}
 	}
@@ -320,19 +327,23 @@ func (d *Detector) Detect(img image.Image) ([]Face, error) {
 	}
 
 	// Stage 3: ONet scores, refines the box and places the landmarks.
-	var final []box
-	for _, b := range refined {
+	placed := make([]box, len(refined))
+	eachParallel(len(refined), func(i int) {
+		b := refined[i]
 		in, ox, oy, pw, ph := patch(im, b, 48)
 		p, reg, pts := d.o.forward(in)
-		if p <= d.Thresholds[2] {
-			continue
-		}
 		b.score = p
 		copy(b.reg[:], reg)
 		for k := range b.pts {
 			b.pts[k] = Point{ox + float64(pts[k])*pw, oy + float64(pts[k+5])*ph}
 		}
-		final = append(final, b.calibrate())
+		placed[i] = b
+	})
+	var final []box
+	for _, b := range placed {
+		if b.score > d.Thresholds[2] {
+			final = append(final, b.calibrate())
+		}
 	}
 	final = nms(final, 0.7, true)
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // fmap is a feature map in NHWC order without the batch: index (i*w+j)*c+k. For MTCNN
@@ -77,6 +78,23 @@ func parallelRows(n int, f func(i0, i1 int)) {
 			defer wg.Done()
 			f(i0, i1)
 		}(i, min(i+step, n))
+	}
+	wg.Wait()
+}
+
+// eachParallel calls f(i) for every i in [0, n) on all the CPUs; the
+// calls must be independent.
+func eachParallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
 	}
 	wg.Wait()
 }
