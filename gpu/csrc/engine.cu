@@ -89,20 +89,6 @@ extern "C" int iegpu_engine_memory(iegpu_engine *e, size_t *wb, size_t *ab) {
 	return IEGPU_OK;
 }
 
-extern "C" int iegpu_engine_run_device(iegpu_engine *e, const float *d_in, int n, int h, int w, float *d_out) {
-	if (!e || !d_in || !d_out) return set_error(IEGPU_ERR_INVALID, "nil argument");
-	int st;
-	if ((st = set_device(e)) || (st = reserve(e, n, h, w))) return st;
-	cudaStream_t s = e->ctx->stream;
-	size_t in_b = (size_t)n * 3 * h * w * sizeof(float);
-	size_t out_b = in_b * e->out_scale * e->out_scale;
-	CU(cudaMemcpyAsync(e->d_in, d_in, in_b, cudaMemcpyDeviceToDevice, s));
-	if ((st = forward(e, n, h, w))) return st;
-	CU(cudaMemcpyAsync(d_out, e->d_out, out_b, cudaMemcpyDeviceToDevice, s));
-	CU(cudaStreamSynchronize(s));
-	return IEGPU_OK;
-}
-
 // run_host runs n tiles from host memory and copies the output back: the
 // float32 planes, or with rgba set the RGBA8 images.
 static int run_host(iegpu_engine *e, const float *in, int n, int h, int w, void *out, bool rgba) {

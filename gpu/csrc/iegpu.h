@@ -88,8 +88,6 @@ IEGPU_EXPORT int iegpu_engine_run(iegpu_engine *eng, const float *in, int n, int
  * each value v quantised as 0 for v <= 0 or NaN, 255 for v >= 1, else
  * v*255 (float32) rounded half to even. A quarter of the bytes to copy. */
 IEGPU_EXPORT int iegpu_engine_run_rgba8(iegpu_engine *eng, const float *in, int n, int h, int w, unsigned char *out);
-/* The same on device pointers (float32), on the engine's stream, synchronous. */
-IEGPU_EXPORT int iegpu_engine_run_device(iegpu_engine *eng, const float *d_in, int n, int h, int w, float *d_out);
 /* iegpu_engine_time runs iters forwards on device buffers of that shape and
  * returns the median milliseconds (CUDA events around each replay). */
 IEGPU_EXPORT int iegpu_engine_time(iegpu_engine *eng, int n, int h, int w, int iters, float *ms);
