@@ -858,3 +858,24 @@ func TestQuantizedOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolQuantizes checks that a Pool of runtimes whose models quantise
+// their own output keeps the 8-bit path, with the float path's pixels.
+func TestPoolQuantizes(t *testing.T) {
+	ctx := context.Background()
+	img := encode(t, noise(13, 9, 43))
+	want, err := newFake(t, Config{}).Enhance(ctx, Request{Image: img, Model: "general_v3", Scale: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	pool := NewPool(&fakeRuntime{quant: &calls}, &fakeRuntime{quant: &calls})
+	got, err := newFake(t, Config{Runtime: pool}).Enhance(ctx, Request{Image: img, Model: "general_v3", Scale: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePixels(t, decodePNG(t, got.PNG), decodePNG(t, want.PNG))
+	if calls != 1 {
+		t.Errorf("ForwardRGBA called %d times through the pool, want 1", calls)
+	}
+}

@@ -68,7 +68,12 @@ func (p *Pool) Load(net graph.Network) (graph.Model, error) {
 		m.members = append(m.members, mem)
 		m.free <- mem
 	}
-	return m, nil
+	for _, mem := range m.members {
+		if _, ok := mem.model.(Quantizer); !ok {
+			return m, nil
+		}
+	}
+	return &quantPoolModel{m}, nil
 }
 
 // Close closes the members that have a Close method; calling it twice is
@@ -110,6 +115,12 @@ func (m *poolModel) Concurrency() int { return len(m.members) }
 // Forward runs on the first member to be free, waiting for one as long as
 // ctx allows.
 func (m *poolModel) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
+	return m.on(ctx, func(mm graph.Model) error { return mm.Forward(ctx, in, n, h, w, out) })
+}
+
+// on calls f with the model of the first member to be free, waiting for
+// one as long as ctx allows.
+func (m *poolModel) on(ctx context.Context, f func(graph.Model) error) error {
 	var mem *member
 	select {
 	case mem = <-m.free:
@@ -122,7 +133,19 @@ func (m *poolModel) Forward(ctx context.Context, in []float32, n, h, w int, out 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mem.model.Forward(ctx, in, n, h, w, out)
+	return f(mem.model)
+}
+
+// quantPoolModel is a poolModel whose members all quantise their own
+// output (GPUs): it passes ForwardRGBA on, so that a pool keeps the
+// pipeline's 8-bit path.
+type quantPoolModel struct{ *poolModel }
+
+var _ Quantizer = quantPoolModel{}
+
+// ForwardRGBA runs on the first member to be free, as Forward does.
+func (m quantPoolModel) ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error {
+	return m.on(ctx, func(mm graph.Model) error { return mm.(Quantizer).ForwardRGBA(ctx, in, n, h, w, out) })
 }
 
 // errNoTileLimit is MaxTile's answer when no member bounds its tile; the
