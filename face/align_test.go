@@ -10,28 +10,11 @@ import (
 	"testing"
 
 	xdraw "golang.org/x/image/draw"
+
+	"imageenhancer/internal/fixtures"
 )
 
 var identity = RestorerFunc(func(_ context.Context, f *image.RGBA) (*image.RGBA, error) { return f, nil })
-
-// psnr compares the RGB of a and b over r (in a's and b's own coordinates).
-func psnr(a, b *image.RGBA, r image.Rectangle) float64 {
-	var se float64
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			pa, pb := a.Pix[a.PixOffset(x, y):], b.Pix[b.PixOffset(x, y):]
-			for c := 0; c < 3; c++ {
-				d := float64(pa[c]) - float64(pb[c])
-				se += d * d
-			}
-		}
-	}
-	mse := se / float64(3*r.Dx()*r.Dy())
-	if mse == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/mse)
-}
 
 func scaleRect(r image.Rectangle, s int) image.Rectangle {
 	return image.Rect(r.Min.X*s, r.Min.Y*s, r.Max.X*s, r.Max.Y*s)
@@ -69,7 +52,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := psnr(out, bg, scaleRect(faces[0].Box, tc.scale))
+			got := fixtures.PSNRImage(out, bg, scaleRect(faces[0].Box, tc.scale))
 			t.Logf("face region PSNR %.2f dB", got)
 			if got < tc.min {
 				t.Errorf("face region PSNR %.2f dB, want >= %.0f", got, tc.min)
@@ -161,7 +144,7 @@ func TestFacexlibReference(t *testing.T) {
 	img := toRGBACopy(loadImage(t, mediaPath(t, "skimage/astronaut.png")))
 
 	want := toRGBACopy(loadImage(t, "testdata/facexlib_aligned.png"))
-	if got := psnr(Align(img, lm), want, want.Rect); got < 50 {
+	if got := fixtures.PSNRImage(Align(img, lm), want, want.Rect); got < 50 {
 		t.Errorf("aligned face: PSNR %.2f dB against facexlib, want >= 50", got)
 	} else {
 		t.Logf("aligned face: PSNR %.2f dB against facexlib", got)
@@ -190,7 +173,7 @@ func TestFacexlibReference(t *testing.T) {
 			o := image.Pt(origin[name][0], origin[name][1])
 			got := image.NewRGBA(want.Rect)
 			xdraw.Draw(got, got.Rect, out, o, xdraw.Src)
-			if p := psnr(got, want, want.Rect); p < 50 {
+			if p := fixtures.PSNRImage(got, want, want.Rect); p < 50 {
 				t.Errorf("pasted: PSNR %.2f dB against facexlib, want >= 50", p)
 			} else {
 				t.Logf("pasted: PSNR %.2f dB against facexlib", p)

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"image"
-	"image/draw"
 	"image/png"
 	"math"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"imageenhancer/enhance"
 	"imageenhancer/face"
 	"imageenhancer/gpu"
+	"imageenhancer/internal/fixtures"
 )
 
 // TestFaceEnhanceGPU runs face_enhance end to end (MTCNN, alignment, the
@@ -91,26 +91,12 @@ func TestFaceEnhanceGPU(t *testing.T) {
 		}
 		enh.Close()
 	}
-	a, b := rgba(outs[0]), rgba(outs[1])
-	if a.Rect != b.Rect {
-		t.Fatalf("GPU output %v, CPU output %v", a.Rect, b.Rect)
+	if outs[0].Bounds() != outs[1].Bounds() {
+		t.Fatalf("GPU output %v, CPU output %v", outs[0].Bounds(), outs[1].Bounds())
 	}
-	var se float64
-	for i := range a.Pix {
-		if i%4 != 3 { // colour, not alpha
-			d := float64(a.Pix[i]) - float64(b.Pix[i])
-			se += d * d
-		}
-	}
-	p := 10 * math.Log10(255*255/(se/float64(len(a.Pix)/4*3)+1e-12))
-	t.Logf("face_enhance, GPU against CPU: %.1f dB over the %v result", p, a.Rect.Size())
+	p := fixtures.PSNRImage(outs[0], outs[1], outs[0].Bounds())
+	t.Logf("face_enhance, GPU against CPU: %.1f dB over the %v result", p, outs[0].Bounds().Size())
 	if p < 45 {
 		t.Errorf("GPU against CPU %.1f dB < 45", p)
 	}
-}
-
-func rgba(img image.Image) *image.RGBA {
-	m := image.NewRGBA(img.Bounds())
-	draw.Draw(m, m.Rect, img, img.Bounds().Min, draw.Src)
-	return m
 }

@@ -17,6 +17,7 @@ import (
 	"imageenhancer/enhance"
 	"imageenhancer/enhance/graph"
 	"imageenhancer/gpu"
+	"imageenhancer/internal/fixtures"
 )
 
 var (
@@ -105,20 +106,6 @@ func readInput(t testing.TB, path string) ([]float32, int, int) {
 	return x, h, w
 }
 
-// psnr8 compares the clamped 8-bit images of two float outputs.
-func psnr8(a, b []float32) float64 {
-	q := func(v float32) float64 { return math.Round(math.Min(math.Max(float64(v), 0), 1) * 255) }
-	var se float64
-	for i := range a {
-		d := q(a[i]) - q(b[i])
-		se += d * d
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(len(a))))
-}
-
 func TestFixtures(t *testing.T) {
 	r := newRuntime(t, gpu.Config{NoTune: true})
 	root := filepath.Join(env("IE_SHARED", "../../shared"), "fixtures", "sr")
@@ -201,7 +188,7 @@ func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtureCase, name s
 		num += d * d
 		den += float64(want[i]) * float64(want[i])
 	}
-	p := psnr8(out, want)
+	p := fixtures.PSNR8(out, want, 0, 1)
 	t.Logf("%s: PSNR %.2f dB (8-bit, clamped), relative L2 error %.2e", name, p, math.Sqrt(num/den))
 	if p < 50 {
 		t.Errorf("PSNR %.2f dB < 50 dB", p)

@@ -57,7 +57,7 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 				}
 				want := forward(t, cm, net, in, h, w)
 				got := forward(t, gm, net, in, h, w)
-				p := psnr8(got, want)
+				p := fixtures.PSNR8(got, want, 0, 1)
 				t.Logf("%dx%d: GPU vs CPU %.2f dB (8-bit, clamped), max abs error %.3g", w, h, p, fixtures.MaxAbsError(got, want))
 				if p < 50 {
 					t.Errorf("GPU vs CPU PSNR %.2f dB < 50", p)
