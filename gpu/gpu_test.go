@@ -2,8 +2,6 @@ package gpu_test
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -54,14 +52,7 @@ func newRuntime(t testing.TB, cfg gpu.Config) *gpu.Runtime {
 	return nil
 }
 
-type fixtureCase struct {
-	Weights, Format, Input, Expected string
-	CheckpointKey                    string `json:"checkpoint_key"`
-	Scale                            int
-	Shape                            []int
-}
-
-func loadCase(t testing.TB, c fixtureCase) graph.Network {
+func loadCase(t testing.TB, c fixtures.Case) graph.Network {
 	t.Helper()
 	root := filepath.Join(env("IE_SHARED", "../../shared"), "fixtures", "sr")
 	var net graph.Network
@@ -71,9 +62,9 @@ func loadCase(t testing.TB, c fixtureCase) graph.Network {
 		if _, e := os.Stat(base + ".param"); e != nil {
 			t.Skipf("model %s not present (set IE_MODELS): %v", c.Weights, e)
 		}
-		net, err = loadNcnn(base+".param", base+".bin")
+		net, err = enhance.LoadNetwork(base + ".param")
 	} else {
-		net, err = loadPth(filepath.Join(root, c.Weights), c.CheckpointKey, c.Scale)
+		net, err = enhance.LoadNetwork(filepath.Join(root, c.Weights))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -109,18 +100,14 @@ func readInput(t testing.TB, path string) ([]float32, int, int) {
 func TestFixtures(t *testing.T) {
 	r := newRuntime(t, gpu.Config{NoTune: true})
 	root := filepath.Join(env("IE_SHARED", "../../shared"), "fixtures", "sr")
-	mb, err := os.ReadFile(filepath.Join(root, "manifest.json"))
+	cases, err := fixtures.ReadManifest(root)
 	if err != nil {
 		t.Fatalf("fixtures: %v (set IE_SHARED)", err)
-	}
-	var man struct{ Cases []fixtureCase }
-	if err := json.Unmarshal(mb, &man); err != nil {
-		t.Fatal(err)
 	}
 	// Every kernel variant the tuner may choose is checked ("default" is
 	// what runs untuned).
 	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} {
-		for _, c := range man.Cases {
+		for _, c := range cases {
 			name := strings.TrimSuffix(filepath.Base(c.Expected), ".f32")
 			vname := "default"
 			if variant >= 0 {
@@ -143,7 +130,7 @@ func uniformPlan(m *gpu.Model, variant int) string {
 	return "iegpu-plan 1\nlayers " + fmt.Sprint(layers) + "\nvariants" + strings.Repeat(" "+fmt.Sprint(variant), layers) + "\n"
 }
 
-func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtureCase, name string, variant int) {
+func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtures.Case, name string, variant int) {
 	net := loadCase(t, c)
 	m, err := r.LoadModel(net)
 	if err != nil {
@@ -168,13 +155,9 @@ func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtureCase, name s
 	if err := m.Forward(context.Background(), in, 1, h, w, out); err != nil {
 		t.Fatal(err)
 	}
-	eb, err := os.ReadFile(filepath.Join(root, c.Expected))
+	want, err := fixtures.ReadF32(filepath.Join(root, c.Expected))
 	if err != nil {
 		t.Fatal(err)
-	}
-	want := make([]float32, len(eb)/4)
-	for i := range want {
-		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(eb[4*i:]))
 	}
 	if len(want) != len(out) {
 		t.Fatalf("reference has %d values (shape %v), output %d", len(want), c.Shape, len(out))
@@ -248,7 +231,7 @@ func crop(in []float32, H, W, h, w int) []float32 {
 func TestBatchAndPlan(t *testing.T) {
 	dir := t.TempDir()
 	r := newRuntime(t, gpu.Config{EnginesDir: dir, TuneTile: 64})
-	net, err := loadPth(filepath.Join(env("IE_SHARED", "../../shared"), "fixtures/sr/weights/rrdb_x4_nb2.pth"), "params_ema", 4)
+	net, err := enhance.LoadNetwork(filepath.Join(env("IE_SHARED", "../../shared"), "fixtures/sr/weights/rrdb_x4_nb2.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +310,7 @@ func BenchmarkForward(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("%s/%dx%dx%d", bc.model, bc.n, bc.h, bc.w), func(b *testing.B) {
 			base := filepath.Join(models, bc.file)
-			net, err := loadNcnn(base+".param", base+".bin")
+			net, err := enhance.LoadNetwork(base + ".param")
 			if err != nil {
 				b.Skip(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"imageenhancer/cpu"
+	"imageenhancer/enhance"
 	"imageenhancer/enhance/graph"
 	"imageenhancer/gpu"
 	"imageenhancer/internal/fixtures"
@@ -37,7 +38,7 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 		{"realesr-animevideov3-x4", 0},
 	} {
 		base := filepath.Join(models, mc.file)
-		net, err := loadNcnn(base+".param", base+".bin")
+		net, err := enhance.LoadNetwork(base + ".param")
 		if err != nil {
 			t.Skipf("model %s: %v (set IE_MODELS)", mc.file, err)
 		}
