@@ -9,29 +9,18 @@ import (
 	"testing"
 
 	"imageenhancer/enhance/graph"
+	"imageenhancer/internal/fixtures"
 )
 
-// reference runs the reference forward on each of n images.
+// reference runs the reference forward (fixtures.Reference) on each of n
+// images.
 func reference(net graph.Network, in []float32, n, h, w int) []float32 {
 	var out []float32
 	for i := 0; i < n; i++ {
-		x := tensor{3, h, w, in[i*3*h*w : (i+1)*3*h*w]}
-		switch nn := net.(type) {
-		case *graph.RRDBNet:
-			out = append(out, refRRDBNet(nn, x).v...)
-		case *graph.SRVGG:
-			out = append(out, refSRVGG(nn, x).v...)
-		}
+		y, _, _, _ := fixtures.Reference(net, in[i*3*h*w:(i+1)*3*h*w], h, w)
+		out = append(out, y...)
 	}
 	return out
-}
-
-func maxAbsDiff(a, b []float32) float64 {
-	var m float64
-	for i := range a {
-		m = max(m, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return m
 }
 
 // psnr treats the signal range as the reference's peak-to-peak.
@@ -106,7 +95,7 @@ func testForward(t *testing.T, r *Runtime, tc testCase, layout int) {
 			in := randImage(rng, tc.n, tc.h, tc.w)
 			want := reference(tc.net, in, tc.n, tc.h, tc.w)
 			got := forward(t, m, tc.net, in, tc.n, tc.h, tc.w)
-			if d := maxAbsDiff(want, got); !(d <= 1e-4) {
+			if d := fixtures.MaxAbsError(want, got); !(d <= 1e-4) {
 				t.Errorf("max abs error %g > 1e-4", d)
 			} else {
 				t.Logf("max abs error %g", d)
@@ -114,10 +103,10 @@ func testForward(t *testing.T, r *Runtime, tc testCase, layout int) {
 			// A second shape, then the first again from the plan cache.
 			in2 := randImage(rng, 1, tc.h+4, tc.w+4)
 			got2 := forward(t, m, tc.net, in2, 1, tc.h+4, tc.w+4)
-			if d := maxAbsDiff(reference(tc.net, in2, 1, tc.h+4, tc.w+4), got2); !(d <= 1e-4) {
+			if d := fixtures.MaxAbsError(reference(tc.net, in2, 1, tc.h+4, tc.w+4), got2); !(d <= 1e-4) {
 				t.Errorf("second shape: max abs error %g > 1e-4", d)
 			}
-			if d := maxAbsDiff(want, forward(t, m, tc.net, in, tc.n, tc.h, tc.w)); !(d <= 1e-4) {
+			if d := fixtures.MaxAbsError(want, forward(t, m, tc.net, in, tc.n, tc.h, tc.w)); !(d <= 1e-4) {
 				t.Errorf("cached plan: max abs error %g > 1e-4", d)
 			}
 		}

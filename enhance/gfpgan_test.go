@@ -85,13 +85,13 @@ func TestGFPGANReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := readInput(t, gfpganDir+c.Input)
-			if in.c != 3 || in.h != net.Size || in.w != net.Size {
-				t.Fatalf("input %d×%d×%d, want 3×%d×%d", in.c, in.h, in.w, net.Size, net.Size)
+			in, h, w := readInput(t, gfpganDir+c.Input)
+			if h != net.Size || w != net.Size {
+				t.Fatalf("input %d×%d, want %d×%d", h, w, net.Size, net.Size)
 			}
-			x := gfpMap{3, in.h, in.w, make([]float32, len(in.d))}
-			for i, v := range in.d {
-				x.d[i] = float32((v - 0.5) / 0.5) // GFPGAN's normalisation
+			x := gfpMap{3, h, w, make([]float32, len(in))}
+			for i, v := range in {
+				x.d[i] = (v - 0.5) / 0.5 // GFPGAN's normalisation
 			}
 			want := readF32(t, gfpganDir+c.Expected)
 			start := time.Now()

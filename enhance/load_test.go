@@ -3,15 +3,10 @@ package enhance
 import (
 	"errors"
 	"fmt"
-	"image/color"
-	"image/png"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -145,18 +140,15 @@ func TestReferenceOutputs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := readInput(t, dir+c.Input)
+			in, h, w := readInput(t, dir+c.Input)
 			want := readF32(t, dir+c.Expected)
 			start := time.Now()
-			got := refForward(net, in)
+			got, oc, oh, ow := fixtures.Reference(net, in, h, w)
 			t.Logf("%s: naive forward %.1fs", describe(net), time.Since(start).Seconds())
-			if got.c != c.Shape[1] || got.h != c.Shape[2] || got.w != c.Shape[3] || len(want) != len(got.d) {
-				t.Fatalf("output %d×%d×%d (%d values expected), want %v", got.c, got.h, got.w, len(want), c.Shape)
+			if oc != c.Shape[1] || oh != c.Shape[2] || ow != c.Shape[3] || len(want) != len(got) {
+				t.Fatalf("output %d×%d×%d (%d values expected), want %v", oc, oh, ow, len(want), c.Shape)
 			}
-			maxErr := 0.0
-			for i, v := range got.d {
-				maxErr = math.Max(maxErr, math.Abs(v-float64(want[i])))
-			}
+			maxErr := fixtures.MaxAbsError(got, want)
 			if !(maxErr <= tol) {
 				t.Errorf("max abs error %.3g, want ≤ %g", maxErr, tol)
 			} else {
@@ -166,29 +158,13 @@ func TestReferenceOutputs(t *testing.T) {
 	}
 }
 
-// readInput decodes a PNG as RGB/255 in CHW order, alpha dropped (PIL's
-// convert("RGB")), as the manifest's "about" says.
-func readInput(t *testing.T, path string) fmap {
-	f, err := os.Open(path)
+// readInput decodes a fixture input (fixtures.ReadInput).
+func readInput(t *testing.T, path string) (in []float32, h, w int) {
+	in, h, w, err := fixtures.ReadInput(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := img.Bounds()
-	x := newFmap(3, r.Dy(), r.Dx())
-	for y := 0; y < x.h; y++ {
-		for i := 0; i < x.w; i++ {
-			c := color.NRGBAModel.Convert(img.At(r.Min.X+i, r.Min.Y+y)).(color.NRGBA)
-			for ch, v := range []uint8{c.R, c.G, c.B} {
-				x.d[(ch*x.h+y)*x.w+i] = float64(v) / 255
-			}
-		}
-	}
-	return x
+	return in, h, w
 }
 
 // readF32 reads little-endian float32 values.
@@ -198,180 +174,6 @@ func readF32(t *testing.T, path string) []float32 {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// fmap is a C×H×W feature map in float64 for the reference forward pass.
-type fmap struct {
-	c, h, w int
-	d       []float64
-}
-
-func newFmap(c, h, w int) fmap { return fmap{c, h, w, make([]float64, c*h*w)} }
-
-// refConv is a plain zero-padded "same" convolution with float64
-// accumulation, output channels split across the cores.
-func refConv(x fmap, c graph.Conv) fmap {
-	if x.c != c.In {
-		panic(fmt.Sprintf("conv of %d channels on %d", c.In, x.c))
-	}
-	y := newFmap(c.Out, x.h, x.w)
-	p := c.K / 2
-	var wg sync.WaitGroup
-	next := make(chan int, c.Out)
-	for o := range c.Out {
-		next <- o
-	}
-	close(next)
-	for range runtime.NumCPU() {
-		wg.Go(func() {
-			for o := range next {
-				out := y.d[o*y.h*y.w : (o+1)*y.h*y.w]
-				for i := range out {
-					out[i] = float64(c.Bias[o])
-				}
-				for i := range c.In {
-					in := x.d[i*x.h*x.w : (i+1)*x.h*x.w]
-					for ky := range c.K {
-						for kx := range c.K {
-							wv := float64(c.Weight[((o*c.In+i)*c.K+ky)*c.K+kx])
-							dy, dx := ky-p, kx-p
-							for yy := max(0, -dy); yy < min(x.h, x.h-dy); yy++ {
-								orow := out[yy*x.w : (yy+1)*x.w]
-								irow := in[(yy+dy)*x.w : (yy+dy+1)*x.w]
-								for xx := max(0, -dx); xx < min(x.w, x.w-dx); xx++ {
-									orow[xx] += wv * irow[xx+dx]
-								}
-							}
-						}
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return y
-}
-
-func lrelu(x fmap) fmap {
-	for i, v := range x.d {
-		if v < 0 {
-			x.d[i] = 0.2 * v
-		}
-	}
-	return x
-}
-
-func prelu(x fmap, slopes []float32) fmap {
-	for ch := range x.c {
-		s := x.d[ch*x.h*x.w : (ch+1)*x.h*x.w]
-		for i, v := range s {
-			if v < 0 {
-				s[i] = float64(slopes[ch]) * v
-			}
-		}
-	}
-	return x
-}
-
-func cat(xs ...fmap) fmap {
-	y := fmap{h: xs[0].h, w: xs[0].w}
-	for _, x := range xs {
-		y.c += x.c
-		y.d = append(y.d, x.d...)
-	}
-	return y
-}
-
-// axpy returns a·x + y as a new map.
-func axpy(a float64, x, y fmap) fmap {
-	z := newFmap(x.c, x.h, x.w)
-	for i := range z.d {
-		z.d[i] = a*x.d[i] + y.d[i]
-	}
-	return z
-}
-
-func nearest(x fmap, s int) fmap {
-	y := newFmap(x.c, x.h*s, x.w*s)
-	for ch := range y.c {
-		for yy := range y.h {
-			for xx := range y.w {
-				y.d[(ch*y.h+yy)*y.w+xx] = x.d[(ch*x.h+yy/s)*x.w+xx/s]
-			}
-		}
-	}
-	return y
-}
-
-// pixelShuffle is torch's: channel c·s²+i·s+j goes to (c, y·s+i, x·s+j).
-func pixelShuffle(x fmap, s int) fmap {
-	y := newFmap(x.c/(s*s), x.h*s, x.w*s)
-	for ch := range y.c {
-		for i := range s {
-			for j := range s {
-				for yy := range x.h {
-					for xx := range x.w {
-						y.d[(ch*y.h+yy*s+i)*y.w+xx*s+j] = x.d[((ch*s*s+i*s+j)*x.h+yy)*x.w+xx]
-					}
-				}
-			}
-		}
-	}
-	return y
-}
-
-// pixelUnshuffle is the inverse of pixelShuffle.
-func pixelUnshuffle(x fmap, s int) fmap {
-	y := newFmap(x.c*s*s, x.h/s, x.w/s)
-	for ch := range x.c {
-		for i := range s {
-			for j := range s {
-				for yy := range y.h {
-					for xx := range y.w {
-						y.d[((ch*s*s+i*s+j)*y.h+yy)*y.w+xx] = x.d[(ch*x.h+yy*s+i)*x.w+xx*s+j]
-					}
-				}
-			}
-		}
-	}
-	return y
-}
-
-// refForward runs a network as ../shared/bench/srnets.py does, in float64.
-func refForward(n graph.Network, x fmap) fmap {
-	switch n := n.(type) {
-	case *graph.SRVGG:
-		y := x
-		for i, c := range n.Convs {
-			y = refConv(y, c)
-			if i < len(n.PReLU) {
-				y = prelu(y, n.PReLU[i])
-			}
-		}
-		return axpy(1, pixelShuffle(y, n.Upscale), nearest(x, n.Upscale))
-	case *graph.RRDBNet:
-		if n.Scale < 4 {
-			x = pixelUnshuffle(x, 4/n.Scale)
-		}
-		f := refConv(x, n.First)
-		b := f
-		for _, rrdb := range n.Body {
-			in := b
-			for _, rdb := range rrdb {
-				feats := []fmap{b}
-				for i := range 4 {
-					feats = append(feats, lrelu(refConv(cat(feats...), rdb[i])))
-				}
-				b = axpy(0.2, refConv(cat(feats...), rdb[4]), b)
-			}
-			b = axpy(0.2, b, in)
-		}
-		f = axpy(1, refConv(b, n.ConvBody), f)
-		f = lrelu(refConv(nearest(f, 2), n.Up1))
-		f = lrelu(refConv(nearest(f, 2), n.Up2))
-		return refConv(lrelu(refConv(f, n.HR)), n.Last)
-	}
-	panic(fmt.Sprintf("no reference forward for %T", n))
 }
 
 // TestLoadNetworkErrors checks that bad files give errors, not panics,

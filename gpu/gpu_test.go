@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,29 +70,13 @@ func loadCase(t testing.TB, c fixtures.Case) graph.Network {
 	return net
 }
 
-// readInput decodes a PNG as float32 NCHW RGB in [0,1], as the reference does.
+// readInput decodes a fixture input or photo (fixtures.ReadInput).
 func readInput(t testing.TB, path string) ([]float32, int, int) {
-	f, err := os.Open(path)
+	in, h, w, err := fixtures.ReadInput(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := img.Bounds()
-	h, w := b.Dy(), b.Dx()
-	x := make([]float32, 3*h*w)
-	for y := range h {
-		for xx := range w {
-			r, g, bl, _ := img.At(b.Min.X+xx, b.Min.Y+y).RGBA()
-			for c, v := range []uint32{r, g, bl} {
-				x[(c*h+y)*w+xx] = float32(v>>8) / 255
-			}
-		}
-	}
-	return x, h, w
+	return in, h, w
 }
 
 func TestFixtures(t *testing.T) {
