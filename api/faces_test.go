@@ -2,13 +2,13 @@ package api_test
 
 import (
 	"encoding/base64"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"imageenhancer/face"
+	"imageenhancer/internal/fixtures"
 )
 
 // gfpganFixture is the synthetic GFPGANv1Clean checkpoint with the official
@@ -20,11 +20,7 @@ const gfpganFixture = "../../shared/fixtures/gfpgan/weights/gfpgan_narrow.pth"
 // checkpoint as GFPGANv1.4.pth.
 func faceEngines(t *testing.T, gfpgan bool) string {
 	t.Helper()
-	src, err := filepath.Abs(enginesDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
+	src := enginesDir()
 	links := map[string]string{
 		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
 		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
@@ -34,17 +30,11 @@ func faceEngines(t *testing.T, gfpgan bool) string {
 		face.WeightsDir:                 filepath.Join(src, face.WeightsDir),
 	}
 	if gfpgan {
-		if links["GFPGANv1.4.pth"], err = filepath.Abs(gfpganFixture); err != nil {
-			t.Fatal(err)
-		}
+		links["GFPGANv1.4.pth"] = gfpganFixture
 	}
-	for name, target := range links {
-		if _, err := os.Stat(target); err != nil {
-			t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)
-		}
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
+	dir := t.TempDir()
+	if err := fixtures.LinkEngines(dir, links); err != nil {
+		t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)
 	}
 	return dir
 }

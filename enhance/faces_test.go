@@ -24,6 +24,7 @@ import (
 	"imageenhancer/enhance"
 	"imageenhancer/enhance/graph"
 	"imageenhancer/face"
+	"imageenhancer/internal/fixtures"
 )
 
 // gfpganFixture is the synthetic GFPGANv1Clean checkpoint with the official
@@ -35,28 +36,18 @@ const gfpganFixture = shared + "/fixtures/gfpgan/weights/gfpgan_narrow.pth"
 // fixture checkpoint as GFPGANv1.4.pth.
 func faceEngines(t testing.TB, gfpgan bool) string {
 	t.Helper()
-	src, err := filepath.Abs(enginesDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
+	src := enginesDir()
 	links := map[string]string{
 		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
 		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
 		face.WeightsDir:           filepath.Join(src, face.WeightsDir),
 	}
 	if gfpgan {
-		abs, err := filepath.Abs(gfpganFixture)
-		if err != nil {
-			t.Fatal(err)
-		}
-		links["GFPGANv1.4.pth"] = abs
+		links["GFPGANv1.4.pth"] = gfpganFixture
 	}
-	for name, target := range links {
-		needWeights(t, target)
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
+	dir := t.TempDir()
+	if err := fixtures.LinkEngines(dir, links); err != nil {
+		t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)
 	}
 	return dir
 }

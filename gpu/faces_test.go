@@ -35,22 +35,13 @@ func TestFaceEnhanceGPU(t *testing.T) {
 	}
 	models := env("IE_MODELS", "../engines")
 	engines := t.TempDir()
-	for name, target := range map[string]string{
+	if err := fixtures.LinkEngines(engines, map[string]string{
 		"realesr-animevideov3-x4.param": filepath.Join(models, "realesr-animevideov3-x4.param"),
 		"realesr-animevideov3-x4.bin":   filepath.Join(models, "realesr-animevideov3-x4.bin"),
 		face.WeightsDir:                 filepath.Join(models, face.WeightsDir),
 		"GFPGANv1.4.pth":                filepath.Join(env("IE_SHARED", "../../shared"), "fixtures/gfpgan/weights/gfpgan_narrow.pth"),
-	} {
-		abs, err := filepath.Abs(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := os.Stat(abs); err != nil {
-			t.Skipf("weights missing (set IE_MODELS and IE_SHARED): %v", err)
-		}
-		if err := os.Symlink(abs, filepath.Join(engines, name)); err != nil {
-			t.Fatal(err)
-		}
+	}); err != nil {
+		t.Skipf("weights missing (set IE_MODELS and IE_SHARED): %v", err)
 	}
 	in, err := os.ReadFile(filepath.Join(env("IE_PHOTOS", "/usr/lib/python3/dist-packages/skimage/data"), "astronaut.png"))
 	if err != nil {
