@@ -257,24 +257,24 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	lap(&st.Queue)
-	var img image.Image
-	if q, qerr := e.upscaleRGBA(ctx, l, pic, det == nil && ow == pic.w*l.scale && oh == pic.h*l.scale, req.Progress); qerr != nil {
-		e.gate.release()
-		return nil, qerr
-	} else if q != nil {
-		e.gate.release()
-		lap(&st.Infer)
-		img = q
-	} else {
-		col, alpha, err := e.upscale(ctx, l, pic, req.Progress)
+	// One tile size for both paths: asking a GPU model for it reads the
+	// device's free memory.
+	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple))
+	var col, alpha *planes
+	q, err := e.upscaleRGBA(ctx, l, pic, size, det == nil && ow == pic.w*l.scale && oh == pic.h*l.scale, req.Progress)
+	if err == nil && q == nil {
+		col, alpha, err = e.upscale(ctx, l, pic, size, req.Progress)
 		if err == nil && len(found) > 0 {
 			col, err = pasteFaces(ctx, src, col, found, scale, gfp)
 		}
-		e.gate.release()
-		if err != nil {
-			return nil, err
-		}
-		lap(&st.Infer)
+	}
+	e.gate.release()
+	if err != nil {
+		return nil, err
+	}
+	lap(&st.Infer)
+	var img image.Image = q
+	if q == nil {
 		img = toImage(resize(col, ow, oh), resizeOpt(alpha, ow, oh), pic.deep)
 	}
 	b, err := encodePNG(img)
@@ -314,16 +314,16 @@ func outputSize(w, h, scale, ow, oh int) (int, int) {
 	return w * scale, h * scale
 }
 
-// upscale runs the network over the picture's colour and, when it has
-// any, its alpha replicated to three channels (Real-ESRGAN's
-// alpha_upsampler='realesrgan'). It returns the network-scale output,
-// clamped, unpadded: 3 colour planes (1 for a gray picture) and the alpha.
+// upscale runs the network, in tiles of size, over the picture's colour
+// and, when it has any, its alpha replicated to three channels
+// (Real-ESRGAN's alpha_upsampler='realesrgan'). It returns the
+// network-scale output, clamped, unpadded: 3 colour planes (1 for a gray
+// picture) and the alpha.
 // When a tile does not fit in the device's memory the picture is done
 // again, both passes, with smaller tiles (see withTile); progress then
 // starts over with the new count of tiles.
-func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progress func(done, total int)) (col, alpha *planes, err error) {
+func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, size int, progress func(done, total int)) (col, alpha *planes, err error) {
 	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
-	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
 	_, err = e.withTile(l, size, pw, ph, func(size int) error {
 		col, alpha, err = e.upscaleAt(ctx, l, pic, size, progress)
 		return err
@@ -335,12 +335,10 @@ func (e *Enhancer) upscale(ctx context.Context, l *loaded, pic *picture, progres
 // is the network's (ok: no faces to paste, no resize), on a model that
 // quantises itself, when the picture fits one tile: the 8-bit image
 // straight from the device. Otherwise it returns nil and upscale runs.
-func (e *Enhancer) upscaleRGBA(ctx context.Context, l *loaded, pic *picture, ok bool, progress func(done, total int)) (*image.RGBA, error) {
+func (e *Enhancer) upscaleRGBA(ctx context.Context, l *loaded, pic *picture, size int, ok bool, progress func(done, total int)) (*image.RGBA, error) {
 	if !ok || pic.alpha != nil || pic.gray || pic.deep {
 		return nil, nil
 	}
-	pw, ph := roundUp(pic.w, l.multiple), roundUp(pic.h, l.multiple)
-	size := l.tileSize(e.cfg.TileSize, e.cfg.TilePad, pw, ph)
 	in := padReflect(&planes{c: 3, w: pic.w, h: pic.h, pix: pic.rgb}, l.multiple)
 	q, err := wholeRGBA(ctx, l, []*planes{in}, size, pic.w*l.scale, pic.h*l.scale)
 	if q == nil {
