@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"unsafe"
 
@@ -142,15 +143,16 @@ func (m *Model) MaxTile(n int) (int, error) {
 	// 10% of the card stays free for the CUDA graphs, cuBLAS-free kernels'
 	// launch state and other processes.
 	budget := int64(info.FreeBytes) + int64(held) - int64(info.TotalBytes/10)
-	best := 0
-	for side := 16; side <= 8192; side += 16 {
+	// The workspace grows with the side: search the sides 16, 32, … 8192
+	// for the first that does not fit (the pipeline asks on every image).
+	const step, steps = 16, 8192 / 16
+	k := sort.Search(steps, func(i int) bool {
 		var b C.size_t
+		side := (i + 1) * step
 		C.ie_engine_workspace(m.eng, C.int(n), C.int(side), C.int(side), &b)
-		if int64(b) > budget {
-			break
-		}
-		best = side
-	}
+		return int64(b) > budget
+	})
+	best := k * step // k sides fit
 	if best == 0 {
 		return 0, fmt.Errorf("%w: not even a 16x16 tile fits", ErrOutOfMemory)
 	}
