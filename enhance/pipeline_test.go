@@ -46,7 +46,7 @@ func (r *fakeRuntime) Name() string { return "cpu" }
 func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
 	m := &fakeModel{s: net.OutScale(), block: r.block, batch: r.batch}
 	if r.quant != nil {
-		return &quantFake{m, r}, nil
+		return &quantFake{&oomFake{m, r}}, nil
 	}
 	if r.maxTile > 0 {
 		return &limitedModel{m, r.maxTile}, nil
@@ -57,7 +57,8 @@ func (r *fakeRuntime) Load(net graph.Network) (graph.Model, error) {
 	return m, nil
 }
 
-// oomFake is a fakeModel on a device with room for windows of r.oomOver.
+// oomFake is a fakeModel on a device with room for windows of r.oomOver
+// (any, when it is 0).
 type oomFake struct {
 	*fakeModel
 	r *fakeRuntime
@@ -79,19 +80,9 @@ func (r *fakeRuntime) fits(h, w int) error {
 	return nil
 }
 
-// quantFake is a fakeModel that quantises its own output, as the GPU
-// runtime does, within oomOver when that is set.
-type quantFake struct {
-	*fakeModel
-	r *fakeRuntime
-}
-
-func (m *quantFake) Forward(ctx context.Context, in []float32, n, h, w int, out []float32) error {
-	if err := m.r.fits(h, w); err != nil {
-		return err
-	}
-	return m.fakeModel.Forward(ctx, in, n, h, w, out)
-}
+// quantFake is an oomFake that quantises its own output, as the GPU
+// runtime does.
+type quantFake struct{ *oomFake }
 
 func (m *quantFake) ForwardRGBA(ctx context.Context, in []float32, n, h, w int, out []byte) error {
 	*m.r.quant++
