@@ -11,7 +11,7 @@ WORKDIR /src
 COPY gpu/csrc gpu/csrc
 # The library links the CUDA runtime statically: at run time it needs only the
 # driver's libcuda, which the NVIDIA container toolkit mounts.
-RUN make -C gpu/csrc OUT=/out/lib
+RUN make -j"$(nproc)" -C gpu/csrc OUT=/out/lib
 
 # Stage 2: the Go binary, the model weights and Swagger UI.
 FROM golang:1.26-bookworm AS build

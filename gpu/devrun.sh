@@ -5,13 +5,15 @@
 # photos and the fixtures. This builds libiegpu.so with nvcc (once per
 # machine), then runs the steps named. Logs go to $OUT.
 # Usage (repo root): CARRY=.carry bash gpu/devrun.sh [test|photos|faces|gfpgan|bench|torch|rest]...
-# IE_MODELS is where the ncnn weights are (default $CARRY/models).
+# IE_MODELS is where the ncnn weights are (default $CARRY/models); TESTS
+# narrows the test step's -test.run; EXTRA is passed to nvcc (-Xptxas -v).
 set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" /tmp/iegpu /tmp/ie
 C=$(realpath "${CARRY:-.carry}")
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/gpu.txt"
 if [ ! -f /tmp/iegpu/libiegpu.so ]; then
-	( time make -C gpu/csrc OUT=/tmp/iegpu ARCHS="-gencode=arch=compute_90a,code=sm_90a" ) > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+	( time make -j"$(nproc)" -C gpu/csrc OUT=/tmp/iegpu ARCHS="-gencode=arch=compute_90a,code=sm_90a" EXTRA="$EXTRA" ) \
+		> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 fi
 for t in gpu main; do
 	[ -f "$C/$t.test.xz" ] && xz -dc "$C/$t.test.xz" > /tmp/ie/$t.test && chmod +x /tmp/ie/$t.test
@@ -23,7 +25,7 @@ export LD_LIBRARY_PATH=/tmp/dnnl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export IEGPU_LIB=/tmp/iegpu/libiegpu.so IE_SHARED=$C/shared IE_MODELS=${IE_MODELS:-$C/models} IE_PHOTOS=$C/photos
 for step in "$@"; do
 case $step in
-test) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestFixtures|TestBatchAndPlan|TestMissingLibrary' 2>&1 | tee "$OUT/test.log") ;;
+test) (cd gpu && /tmp/ie/gpu.test -test.v -test.run "${TESTS:-TestFixtures|TestBatchAndPlan|TestMissingLibrary}" 2>&1 | tee "$OUT/test.log") ;;
 photos) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestGPUMatchesCPUOnPhotos' 2>&1 | tee "$OUT/photos.log") ;;
 faces) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'TestFaceEnhanceGPU' 2>&1 | tee "$OUT/faces.log") ;;
 gfpgan) (cd gpu && /tmp/ie/gpu.test -test.v -test.run 'GFPGAN' -test.bench 'GFPGAN' -test.benchtime 5x 2>&1 | tee "$OUT/gfpgan.log") ;;

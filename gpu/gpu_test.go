@@ -88,7 +88,7 @@ func TestFixtures(t *testing.T) {
 	}
 	// Every kernel variant the tuner may choose is checked ("default" is
 	// what runs untuned).
-	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} {
+	for _, variant := range []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20} {
 		for _, c := range cases {
 			name := strings.TrimSuffix(filepath.Base(c.Expected), ".f32")
 			vname := "default"
@@ -105,11 +105,13 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// uniformPlan is a plan that runs every layer of m with one kernel variant.
+// uniformPlan is a plan that runs every layer of m with one kernel variant,
+// Hopper's launched with programmatic stream serialization (the untuned
+// default runs them without).
 func uniformPlan(m *gpu.Model, variant int) string {
 	layers := 0
 	fmt.Sscanf(strings.Split(m.PlanText(), "\n")[1], "layers %d", &layers)
-	return "iegpu-plan 1\nlayers " + fmt.Sprint(layers) + "\nvariants" + strings.Repeat(" "+fmt.Sprint(variant), layers) + "\n"
+	return "iegpu-plan 1\nlayers " + fmt.Sprint(layers) + "\nvariants" + strings.Repeat(" "+fmt.Sprint(variant), layers) + "\npdl 1\n"
 }
 
 func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtures.Case, name string, variant int) {
@@ -242,6 +244,10 @@ func TestBatchAndPlan(t *testing.T) {
 			t.Fatalf("tile 2 alone differs from tile 2 in a batch at %d by %g", i, d)
 		}
 	}
+	tuned := strings.SplitN(m.PlanText(), "\n", 5)
+	if len(tuned) < 5 || !strings.HasPrefix(tuned[3], "pdl ") {
+		t.Errorf("tuned plan has no pdl line: %q", tuned)
+	}
 	if side, err := m.MaxTile(1); err != nil || side < 64 {
 		t.Errorf("MaxTile(1) = %d, %v", side, err)
 	} else {
@@ -261,6 +267,10 @@ func TestBatchAndPlan(t *testing.T) {
 	if m2.Plan != "cache" {
 		files, _ := filepath.Glob(filepath.Join(dir, "plans", "*"))
 		t.Errorf("second load: plan %q, want cache (plans: %v)", m2.Plan, files)
+	}
+	if got := strings.SplitN(m2.PlanText(), "\n", 5); len(got) < 4 || len(tuned) < 4 ||
+		strings.Join(got[:4], "\n") != strings.Join(tuned[:4], "\n") {
+		t.Errorf("cached plan %q, tuned %q", got, tuned)
 	}
 	info, err := r.Info()
 	t.Logf("GPU: %+v %v", info, err)

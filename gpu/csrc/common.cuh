@@ -78,6 +78,7 @@ struct iegpu_engine {
 	unsigned char *d_rgba = nullptr;  // the output as RGBA8, for iegpu_engine_run_rgba8
 	size_t act_bytes = 0;
 	std::vector<GraphEntry> graphs;
+	bool pdl = false;  // Hopper's kernels launch with programmatic stream serialization (chosen by tuning)
 	std::string tune_report;  // per layer shape: each variant's microseconds
 };
 

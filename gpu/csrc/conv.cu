@@ -8,40 +8,11 @@
 // GEMM view: M = output pixels (n*H*W), N = output channels, K = 9 taps x
 // Cin. A K step is 32 input channels of one tap; nearest 2x upsampling of
 // the input is folded into the A loads (source pixel = (y>>1, x>>1)).
-#include "common.cuh"
+#include "conv.cuh"
+
+using namespace conv;
 
 namespace {
-
-struct ConvArgs {
-	const half *in;
-	int in_cs, in_h, in_w, ups;
-	int out_h, out_w, npix;
-	int cin_pad, ktot;
-	const half *wgt;
-	const float *bias, *slope;
-	int act, cout;
-	half *out;
-	int out_cs;
-	float s1, s2;
-	const half *res1, *res2;
-	int res1_cs, res2_cs;
-	int mode;
-	float *fout;
-	const float *base;
-	int r;
-};
-
-__device__ __forceinline__ uint32_t smem_addr(const void *p) {
-	return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid) {
-	int n = valid ? 16 : 0;  // 0 bytes read: the 16 destination bytes are zero-filled
-	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3, uint32_t addr) {
 	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -60,42 +31,6 @@ __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b
 // A row of a stage is 32 halves = four 16-byte chunks; chunks are XOR-swizzled
 // so that ldmatrix's eight rows fall in distinct banks.
 __device__ __forceinline__ int swz(int row, int chunk) { return row * 32 + ((chunk ^ ((row >> 1) & 3)) << 3); }
-
-__device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pix, int ch) {
-	v += a.bias[ch];
-	if (a.act == ACT_LRELU) v = v > 0.f ? v : 0.2f * v;
-	else if (a.act == ACT_PRELU) v = v > 0.f ? v : a.slope[ch] * v;
-	if (a.res1) v = v * a.s1 + __half2float(a.res1[(size_t)pix * a.res1_cs + ch]);
-	if (a.res2) v = v * a.s2 + __half2float(a.res2[(size_t)pix * a.res2_cs + ch]);
-	return v;
-}
-
-__device__ __forceinline__ void store_out(const ConvArgs &a, int pix, int ch, float v0, float v1) {
-	if (pix >= a.npix) return;
-	if (a.mode == OUT_NHWC) {
-		if (ch + 1 < a.cout) {
-			float x0 = epilogue_val(a, v0, pix, ch), x1 = epilogue_val(a, v1, pix, ch + 1);
-			*reinterpret_cast<__half2 *>(a.out + (size_t)pix * a.out_cs + ch) = __floats2half2_rn(x0, x1);
-		} else if (ch < a.cout) {
-			a.out[(size_t)pix * a.out_cs + ch] = __float2half_rn(epilogue_val(a, v0, pix, ch));
-		}
-		return;
-	}
-	int ox = pix % a.out_w, t = pix / a.out_w, oy = t % a.out_h, img = t / a.out_h;
-	for (int j = 0; j < 2; j++) {
-		int c = ch + j;
-		if (c >= a.cout) break;
-		float v = epilogue_val(a, j ? v1 : v0, pix, c);
-		if (a.mode == OUT_NCHW_F32) {
-			a.fout[(((size_t)img * a.cout + c) * a.out_h + oy) * a.out_w + ox] = v;
-		} else {  // pixel shuffle by r, plus the nearest-upsampled input
-			int rr = a.r * a.r, oc = c / rr, i = (c % rr) / a.r, jj = c % a.r;
-			int H = a.out_h * a.r, W = a.out_w * a.r;
-			v += a.base[(((size_t)img * 3 + oc) * a.out_h + oy) * a.out_w + ox];
-			a.fout[(((size_t)img * 3 + oc) * H + oy * a.r + i) * W + ox * a.r + jj] = v;
-		}
-	}
-}
 
 template <int BM, int BN, int WM, int WN, int STAGES>
 __global__ void __launch_bounds__(WM *WN * 32) conv3x3_kernel(const ConvArgs a) {
@@ -137,13 +72,8 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_kernel(const ConvArgs a) 
 		#pragma unroll
 		for (int i = 0; i < A_CHUNKS; i++) {
 			int q = tid + i * THREADS, row = q >> 2, ch = q & 3;
-			int iy = a_oy[i] + dy, ix = a_ox[i] + dx;
-			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
-			const half *src = a.in;
-			if (ok) {
-				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
-				src = a.in + (size_t)(a_base[i] + sy * a.in_w + sx) * a.in_cs + c0 + ch * 8;
-			}
+			bool ok;
+			const half *src = input_at(a, a_base[i], a_oy[i] + dy, a_ox[i] + dx, c0 + ch * 8, ok);
 			cp_async16(smem_addr(dA + swz(row, ch)), src, ok);
 		}
 		half *dB = sB + stage * BN * 32;
@@ -311,13 +241,8 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArg
 		for (int q = tid; q < P * 4; q += THREADS) {
 			int prow = q >> 2, ch = q & 3;
 			int py = prow / PW, px = prow - py * PW;
-			int iy = y0 - 1 + py, ix = x0 - 1 + px;
-			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
-			const half *src = a.in;
-			if (ok) {
-				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
-				src = a.in + (img_base + (size_t)sy * a.in_w + sx) * a.in_cs + c0 + ch * 8;
-			}
+			bool ok;
+			const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, c0 + ch * 8, ok);
 			cp_async16(smem_addr(dA + swz(prow, ch)), src, ok);
 		}
 		for (int q = tid; q < 9 * BN * 4; q += THREADS) {
@@ -434,13 +359,8 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 		for (int q = tid; q < P * 4; q += THREADS) {
 			int prow = q >> 2, ch = q & 3;
 			int py = prow / PW, px = prow - py * PW;
-			int iy = y0 - 1 + py, ix = x0 - 1 + px;
-			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
-			const half *src = a.in;
-			if (ok) {
-				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
-				src = a.in + (img_base + (size_t)sy * a.in_w + sx) * a.in_cs + (c << 5) + ch * 8;
-			}
+			bool ok;
+			const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, (c << 5) + ch * 8, ok);
 			cp_async16(smem_addr(dA + swz(prow, ch)), src, ok);
 		}
 	};
@@ -506,8 +426,6 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 	cp_wait<0>();
 }
 
-constexpr int kMaxSmem = 227 * 1024;
-
 template <int TH, int TW, int BN, int WM, int WN, int S>
 size_t persist_smem(int cin_pad) {
 	return ((size_t)9 * BN * cin_pad + (size_t)S * (TH + 2) * (TW + 2) * 32) * sizeof(half);
@@ -530,190 +448,9 @@ int launch_persist(const ConvArgs &a, int cout_pad, int n, int sms, cudaStream_t
 }
 
 template <int TH, int TW, int BN, int WM, int WN, int S, bool ROLL = false>
-int prepare_persist() {
+int prepare_persist(int lim) {
 	CU(cudaFuncSetAttribute(conv3x3_persist_kernel<TH, TW, BN, WM, WN, S, ROLL>,
-	                        cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem));
-	return IEGPU_OK;
-}
-
-// ---------------------------------------------------------------------------
-// Hopper: the halo-tiled convolution on wgmma (sm_90a). The patch is kept in
-// shared memory as [8-channel group][patch pixel][8 halves], the layout
-// wgmma's K-major no-swizzle descriptors read in 8x16-byte core matrices.
-// With output tiles 8 pixels wide, each core matrix of A (8 output pixels of
-// one row) is 8 consecutive patch pixels, and the next row's is PW pixels
-// further: so a tap (dy, dx) is only a shifted start address of the same
-// descriptor, and the tensor cores read the shifted windows straight from
-// the halo. One warpgroup computes 16x8 pixels (two m64 halves) x BN.
-
-__device__ __forceinline__ uint64_t gmma_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
-	return (uint64_t)((saddr >> 4) & 0x3FFF) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
-	       ((uint64_t)((sbo >> 4) & 0x3FFF) << 32);
-}
-
-__device__ __forceinline__ void wg_fence() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-	asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wg_commit() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-	asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wg_wait0() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-	asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void fence_async_smem() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-	asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-template <int N>
-__device__ __forceinline__ void fence_regs(float (&d)[N]) {
-	#pragma unroll
-	for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
-
-__device__ __forceinline__ void wgmma_m64n64(float *d, uint64_t da, uint64_t db, int scale_d) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-	asm volatile(
-	    "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-	    "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-	    : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-	    : "l"(da), "l"(db), "r"(scale_d));
-#endif
-}
-__device__ __forceinline__ void wgmma_m64n32(float *d, uint64_t da, uint64_t db, int scale_d) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-	asm volatile(
-	    "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-	    "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
-	    : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-	    : "l"(da), "l"(db), "r"(scale_d));
-#endif
-}
-
-template <int BN>
-__device__ __forceinline__ void wgmma_tile(float *d, uint64_t da, uint64_t db, int scale_d) {
-	if constexpr (BN == 64) wgmma_m64n64(d, da, db, scale_d);
-	else wgmma_m64n32(d, da, db, scale_d);
-}
-
-template <int BN>
-__global__ void __launch_bounds__(128) conv3x3_wgmma_kernel(const ConvArgs a) {
-	constexpr int TH = 16, TW = 8, PW = TW + 2, P = (TH + 2) * PW;
-	constexpr int A_ELEMS = 4 * P * 8, STAGE = A_ELEMS + 9 * 4 * BN * 8;
-	constexpr int NACC = BN / 2;
-
-	extern __shared__ __align__(128) half smem[];
-	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
-	int bt = blockIdx.x;
-	const int tx = bt % tiles_x;
-	bt /= tiles_x;
-	const int ty = bt % tiles_y, img = bt / tiles_y;
-	const int y0 = ty * TH, x0 = tx * TW, n0 = blockIdx.y * BN;
-	const int nchunks = a.cin_pad >> 5;
-	const size_t img_base = (size_t)img * a.in_h * a.in_w;
-
-	auto load = [&](int stage, int c) {
-		half *dA = smem + stage * STAGE, *dB = dA + A_ELEMS;
-		const int c0 = c << 5;
-		for (int q = tid; q < P * 4; q += 128) {
-			int prow = q >> 2, cg = q & 3;
-			int py = prow / PW, px = prow - py * PW;
-			int iy = y0 - 1 + py, ix = x0 - 1 + px;
-			bool ok = iy >= 0 && iy < a.out_h && ix >= 0 && ix < a.out_w;
-			const half *src = a.in;
-			if (ok) {
-				int sy = a.ups ? iy >> 1 : iy, sx = a.ups ? ix >> 1 : ix;
-				src = a.in + (img_base + (size_t)sy * a.in_w + sx) * a.in_cs + c0 + cg * 8;
-			}
-			cp_async16(smem_addr(dA + (cg * P + prow) * 8), src, ok);
-		}
-		for (int q = tid; q < 9 * 4 * BN; q += 128) {
-			int co = q % BN, r = q / BN, cg = r & 3, t = r >> 2;
-			const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + c0 + cg * 8;
-			cp_async16(smem_addr(dB + ((t * 4 + cg) * BN + co) * 8), src, true);
-		}
-	};
-
-	float acc0[NACC], acc1[NACC];
-	#pragma unroll
-	for (int i = 0; i < NACC; i++) acc0[i] = acc1[i] = 0.f;
-
-	load(0, 0);
-	cp_commit();
-	for (int c = 0; c < nchunks; c++) {
-		cp_wait<0>();
-		fence_async_smem();
-		__syncthreads();
-		if (c + 1 < nchunks) load((c + 1) & 1, c + 1);
-		cp_commit();
-		const uint32_t sa = smem_addr(smem + (c & 1) * STAGE), sb = sa + A_ELEMS * 2;
-		fence_regs(acc0);
-		fence_regs(acc1);
-		wg_fence();
-		#pragma unroll
-		for (int t = 0; t < 9; t++) {
-			const int dy = t / 3 - 1, dx = t % 3 - 1;
-			#pragma unroll
-			for (int ks = 0; ks < 2; ks++) {
-				uint64_t db = gmma_desc(sb + (uint32_t)((t * 4 + 2 * ks) * BN * 16), BN * 16, 128);
-				uint32_t a0 = sa + (uint32_t)((((1 + dy) * PW + 1 + dx) + 2 * ks * P) * 16);
-				uint32_t a1 = a0 + 8 * PW * 16;
-				int sc = (c > 0 || t > 0 || ks > 0) ? 1 : 0;
-				wgmma_tile<BN>(acc0, gmma_desc(a0, P * 16, PW * 16), db, sc);
-				wgmma_tile<BN>(acc1, gmma_desc(a1, P * 16, PW * 16), db, sc);
-			}
-		}
-		wg_commit();
-		wg_wait0();
-		fence_regs(acc0);
-		fence_regs(acc1);
-	}
-
-	// D fragment of m64nN: warp w holds rows 16w..16w+15; for each n8 block j,
-	// d[4j], d[4j+1] at row lane/4, columns 8j + 2(lane%4) + {0,1}, and
-	// d[4j+2], d[4j+3] eight rows further.
-	#pragma unroll
-	for (int half_m = 0; half_m < 2; half_m++) {
-		const float *d = half_m ? acc1 : acc0;
-		#pragma unroll
-		for (int h8 = 0; h8 < 2; h8++) {
-			int m = half_m * 64 + warp * 16 + (lane >> 2) + h8 * 8;
-			int oy = y0 + m / TW, ox = x0 + m % TW;
-			if (oy >= a.out_h || ox >= a.out_w) continue;
-			int pix = (img * a.out_h + oy) * a.out_w + ox;
-			#pragma unroll
-			for (int j = 0; j < BN / 8; j++) {
-				int ch = n0 + j * 8 + (lane & 3) * 2;
-				store_out(a, pix, ch, d[4 * j + 2 * h8], d[4 * j + 2 * h8 + 1]);
-			}
-		}
-	}
-}
-
-template <int BN>
-constexpr size_t wgmma_smem() {
-	return 2 * ((size_t)4 * 18 * 10 * 8 + 9 * 4 * BN * 8) * sizeof(half);
-}
-
-template <int BN>
-int launch_wgmma(const ConvArgs &a, int cout_pad, int n, cudaStream_t s) {
-	int tiles = ((a.out_w + 7) / 8) * ((a.out_h + 15) / 16) * n;
-	conv3x3_wgmma_kernel<BN><<<dim3(tiles, cout_pad / BN), 128, wgmma_smem<BN>(), s>>>(a);
-	CU(cudaGetLastError());
-	return IEGPU_OK;
-}
-
-template <int BN>
-int prepare_wgmma() {
-	CU(cudaFuncSetAttribute(conv3x3_wgmma_kernel<BN>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-	                        (int)wgmma_smem<BN>()));
+	                        cudaFuncAttributeMaxDynamicSharedMemorySize, lim));
 	return IEGPU_OK;
 }
 
@@ -741,33 +478,38 @@ int prepare() {
 // conv_prepare raises the shared-memory limit of every variant on the
 // current device; engines call it once when they are built.
 int conv_prepare() {
+	int dev = 0, major = 0, optin = 0;
+	CU(cudaGetDevice(&dev));
+	CU(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+	CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+	const int lim = optin < kMaxSmem ? optin : kMaxSmem;
 	int st;
 	if ((st = prepare<128, 64, 2, 2, 4>()) || (st = prepare<128, 32, 4, 1, 4>()) ||
 	    (st = prepare<64, 64, 2, 2, 4>()) || (st = prepare<64, 32, 2, 2, 4>()) ||
 	    (st = prepare<256, 64, 4, 2, 3>()) || (st = prepare<256, 32, 8, 1, 3>()) ||
 	    (st = prepare_tile<8, 16, 64, 2, 2>()) || (st = prepare_tile<8, 16, 32, 4, 1>()) ||
 	    (st = prepare_tile<16, 16, 64, 4, 2>()) || (st = prepare_tile<16, 16, 32, 8, 1>()) ||
-	    (st = prepare_persist<16, 16, 64, 4, 2, 3>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3>()) ||
-	    (st = prepare_persist<8, 16, 64, 2, 2, 4>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4>()) ||
-	    (st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>()) ||
+	    (st = prepare_persist<16, 16, 64, 4, 2, 3>(lim)) || (st = prepare_persist<16, 16, 32, 8, 1, 3>(lim)) ||
+	    (st = prepare_persist<8, 16, 64, 2, 2, 4>(lim)) || (st = prepare_persist<8, 16, 32, 4, 1, 4>(lim)) ||
 	    (st = prepare_tile<16, 16, 64, 4, 2, true>()) || (st = prepare_tile<16, 16, 32, 8, 1, true>()) ||
-	    (st = prepare_persist<16, 16, 64, 4, 2, 3, true>()) || (st = prepare_persist<16, 16, 32, 8, 1, 3, true>()) ||
-	    (st = prepare_persist<8, 16, 64, 2, 2, 4, true>()) || (st = prepare_persist<8, 16, 32, 4, 1, 4, true>()) ||
+	    (st = prepare_persist<16, 16, 64, 4, 2, 3, true>(lim)) || (st = prepare_persist<16, 16, 32, 8, 1, 3, true>(lim)) ||
+	    (st = prepare_persist<8, 16, 64, 2, 2, 4, true>(lim)) || (st = prepare_persist<8, 16, 32, 4, 1, 4, true>(lim)) ||
 	    (st = prepare<128, 64, 4, 2, 4>()) || (st = prepare<128, 32, 8, 1, 4>()) ||
 	    (st = prepare<64, 64, 2, 4, 4>()) || (st = prepare<64, 32, 4, 2, 4>()))
 		return st;
-	return IEGPU_OK;
+	return major == 9 ? hopper_prepare() : IEGPU_OK;
 }
 
 // conv_variants is how many kernel shapes tuning can choose between.
 // 0 and 1 are the halo-tiled kernel on 8x16 and 16x16 pixels; 2 to 4 the
 // plain implicit GEMM on 128, 64 and 256 pixels; 5 and 6 the persistent
 // halo-tiled kernel on 16x16 and 8x16 pixels (where the weights fit).
-// 7 is the wgmma kernel, Hopper only (the library must be built for sm_90a).
 // 8 to 10 are 1, 5 and 6 with the tap loop rolled (smaller code); 11 and 12
 // the implicit GEMM on 128 and 64 pixels with eight warps (more warps hid
 // latency better than larger warp tiles, as measured on 1 vs 8).
-int conv_variants() { return 13; }
+// 7 and 13 to 20 are Hopper's wgmma kernels (conv_hopper.cu; the library
+// must be built for sm_90a).
+int conv_variants() { return 21; }
 int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
@@ -799,15 +541,16 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 		a.r = e->out_scale;
 	}
 	a.s1 = op.s1; a.s2 = op.s2;
+	a.pdl = e->pdl;
 	if (op.res1.buf >= 0) { a.res1 = e->d_bufs[op.res1.buf] + op.res1.off; a.res1_cs = e->bufs[op.res1.buf].channels; }
 	if (op.res2.buf >= 0) { a.res2 = e->d_bufs[op.res2.buf] + op.res2.off; a.res2_cs = e->bufs[op.res2.buf].channels; }
 	if (a.npix == 0) return IEGPU_OK;
 
 	bool n64 = op.cout_pad % 64 == 0;
 	const int sms = e->ctx->prop.multiProcessorCount;
-	if (op.variant == 7) {
+	if (hopper_variant(op.variant)) {
 		if (e->ctx->prop.major != 9) return set_error(IEGPU_ERR_INVALID, "wgmma needs a Hopper GPU");
-		return n64 ? launch_wgmma<64>(a, op.cout_pad, n, s) : launch_wgmma<32>(a, op.cout_pad, n, s);
+		return launch_hopper(op.variant, a, op.cout_pad, n, sms, s);
 	}
 	if (op.variant == 8)
 		return n64 ? launch_tile<16, 16, 64, 4, 2, true>(a, op.cout_pad, n, s)
