@@ -118,33 +118,31 @@ int prepare_wgmma() {
 
 }  // namespace
 
-bool hopper_variant(int v) { return v == 7 || (v >= 13 && v <= 20); }
+// Variants 13 to 20, in order: 13 and 14 the pipelined kernel on 16x16 and
+// 16x32 pixels; 15 and 16 the same with the weights streamed; 17 and 18 the
+// GEMM turned around, on 16x16 and 16x32 pixels; 19 and 20 13 with three and
+// four warpgroups a block (24x16 and 32x16 pixels).
+using WgpLaunch = int (*)(const ConvArgs &, int, int, int, cudaStream_t);
+static const WgpLaunch wgp_launch[] = {launch_wgp_13, launch_wgp_14, launch_wgp_15, launch_wgp_16,
+                                       launch_wgp_17, launch_wgp_18, launch_wgp_19, launch_wgp_20};
+static int (*const wgp_prepare[])() = {prepare_wgp_13, prepare_wgp_14, prepare_wgp_15, prepare_wgp_16,
+                                       prepare_wgp_17, prepare_wgp_18, prepare_wgp_19, prepare_wgp_20};
+constexpr int kWgpFirst = 13, kWgpCount = sizeof(wgp_launch) / sizeof(wgp_launch[0]);
+
+bool hopper_variant(int v) { return v == 7 || (v >= kWgpFirst && v < kWgpFirst + kWgpCount); }
 
 int hopper_prepare() {
 	int st;
-	if ((st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>()) || (st = prepare_wgp_13()) ||
-	    (st = prepare_wgp_14()) || (st = prepare_wgp_15()) || (st = prepare_wgp_16()) || (st = prepare_wgp_17()) || (st = prepare_wgp_18()) ||
-	    (st = prepare_wgp_19()) || (st = prepare_wgp_20()))
-		return st;
+	if ((st = prepare_wgmma<64>()) || (st = prepare_wgmma<32>())) return st;
+	for (auto prepare : wgp_prepare)
+		if ((st = prepare())) return st;
 	return IEGPU_OK;
 }
 
-// Variant 7: one warpgroup, 16x8 pixels. 13 and 14: the pipelined kernel on
-// 16x16 and 16x32 pixels; 15 and 16: the same with the weights streamed; 17
-// and 18: the GEMM turned around, on 16x16 and 16x32 pixels; 19 and 20: 13
-// with three and four warpgroups a block (24x16 and 32x16 pixels).
+// Variant 7: one warpgroup, 16x8 pixels; the rest above.
 int launch_hopper(int v, const ConvArgs &a, int cout_pad, int n, int sms, cudaStream_t s) {
-	switch (v) {
-	case 7:
+	if (v == 7)
 		return cout_pad % 64 == 0 ? launch_wgmma<64>(a, cout_pad, n, s) : launch_wgmma<32>(a, cout_pad, n, s);
-	case 13: return launch_wgp_13(a, cout_pad, n, sms, s);
-	case 14: return launch_wgp_14(a, cout_pad, n, sms, s);
-	case 15: return launch_wgp_15(a, cout_pad, n, sms, s);
-	case 16: return launch_wgp_16(a, cout_pad, n, sms, s);
-	case 17: return launch_wgp_17(a, cout_pad, n, sms, s);
-	case 18: return launch_wgp_18(a, cout_pad, n, sms, s);
-	case 19: return launch_wgp_19(a, cout_pad, n, sms, s);
-	case 20: return launch_wgp_20(a, cout_pad, n, sms, s);
-	}
-	return set_error(IEGPU_ERR_INVALID, "not a Hopper variant");
+	if (!hopper_variant(v)) return set_error(IEGPU_ERR_INVALID, "not a Hopper variant");
+	return wgp_launch[v - kWgpFirst](a, cout_pad, n, sms, s);
 }
