@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/base64"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,12 @@ const gfpganFixture = "../../shared/fixtures/gfpgan/weights/gfpgan_narrow.pth"
 // checkpoint as GFPGANv1.4.pth.
 func faceEngines(t *testing.T, gfpgan bool) string {
 	t.Helper()
-	src := enginesDir()
-	links := map[string]string{
-		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
-		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
-		// anime_video, for the video test.
-		"realesr-animevideov3-x4.param": filepath.Join(src, "realesr-animevideov3-x4.param"),
-		"realesr-animevideov3-x4.bin":   filepath.Join(src, "realesr-animevideov3-x4.bin"),
-		face.WeightsDir:                 filepath.Join(src, face.WeightsDir),
-	}
+	ckpt := ""
 	if gfpgan {
-		links["GFPGANv1.4.pth"] = gfpganFixture
+		ckpt = gfpganFixture
 	}
+	// anime_video is for the video test.
+	links := fixtures.FaceEngineLinks(enginesDir(), face.WeightsDir, ckpt, "realesrgan-x4fast", "realesr-animevideov3-x4")
 	dir := t.TempDir()
 	if err := fixtures.LinkEngines(dir, links); err != nil {
 		t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)

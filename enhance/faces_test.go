@@ -36,15 +36,11 @@ const gfpganFixture = shared + "/fixtures/gfpgan/weights/gfpgan_narrow.pth"
 // fixture checkpoint as GFPGANv1.4.pth.
 func faceEngines(t testing.TB, gfpgan bool) string {
 	t.Helper()
-	src := enginesDir()
-	links := map[string]string{
-		"realesrgan-x4fast.param": filepath.Join(src, "realesrgan-x4fast.param"),
-		"realesrgan-x4fast.bin":   filepath.Join(src, "realesrgan-x4fast.bin"),
-		face.WeightsDir:           filepath.Join(src, face.WeightsDir),
-	}
+	ckpt := ""
 	if gfpgan {
-		links["GFPGANv1.4.pth"] = gfpganFixture
+		ckpt = gfpganFixture
 	}
+	links := fixtures.FaceEngineLinks(enginesDir(), face.WeightsDir, ckpt, "realesrgan-x4fast")
 	dir := t.TempDir()
 	if err := fixtures.LinkEngines(dir, links); err != nil {
 		t.Fatalf("%v: run `go run . models fetch` at the repository root first", err)

@@ -35,12 +35,8 @@ func TestFaceEnhanceGPU(t *testing.T) {
 	}
 	models := env("IE_MODELS", "../engines")
 	engines := t.TempDir()
-	if err := fixtures.LinkEngines(engines, map[string]string{
-		"realesr-animevideov3-x4.param": filepath.Join(models, "realesr-animevideov3-x4.param"),
-		"realesr-animevideov3-x4.bin":   filepath.Join(models, "realesr-animevideov3-x4.bin"),
-		face.WeightsDir:                 filepath.Join(models, face.WeightsDir),
-		"GFPGANv1.4.pth":                filepath.Join(env("IE_SHARED", "../../shared"), "fixtures/gfpgan/weights/gfpgan_narrow.pth"),
-	}); err != nil {
+	ckpt := filepath.Join(env("IE_SHARED", "../../shared"), "fixtures/gfpgan/weights/gfpgan_narrow.pth")
+	if err := fixtures.LinkEngines(engines, fixtures.FaceEngineLinks(models, face.WeightsDir, ckpt, "realesr-animevideov3-x4")); err != nil {
 		t.Skipf("weights missing (set IE_MODELS and IE_SHARED): %v", err)
 	}
 	in, err := os.ReadFile(filepath.Join(env("IE_PHOTOS", "/usr/lib/python3/dist-packages/skimage/data"), "astronaut.png"))

@@ -227,11 +227,9 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArg
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	const int wm = warp % WM, wn = warp / WM;
 	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
-	int bt = blockIdx.x;
-	const int tx = bt % tiles_x;
-	bt /= tiles_x;
-	const int ty = bt % tiles_y, img = bt / tiles_y;
-	const int y0 = ty * TH, x0 = tx * TW, n0 = blockIdx.y * BN;
+	int img, y0, x0;
+	tile_origin(0, tiles_x, tiles_y, TH, TW, img, y0, x0);
+	const int n0 = blockIdx.y * BN;
 	const int nchunks = a.cin_pad >> 5;
 	const size_t img_base = (size_t)img * a.in_h * a.in_w;
 
@@ -350,10 +348,8 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 	}
 
 	auto load_patch = [&](int stage, int j) {
-		int k = j / nchunks, c = j - k * nchunks;
-		int tile = blockIdx.x + k * gridDim.x;
-		int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
-		int y0 = ty * TH, x0 = tx * TW;
+		int k = j / nchunks, c = j - k * nchunks, img, y0, x0;
+		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
 		const size_t img_base = (size_t)img * a.in_h * a.in_w;
 		half *dA = sP + stage * P * 32;
 		for (int q = tid; q < P * 4; q += THREADS) {
@@ -396,9 +392,8 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 		const half *tA = sP + (j % S) * P * 32, *tB = sW + c * 9 * BN * 32;
 		tap_steps<MT, NT, PW, BN, TN, ROLL>(tA, tB, prow0, wn, mi, r8, acc);
 		if (c == nchunks - 1) {
-			int tile = blockIdx.x + k * gridDim.x;
-			int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y, img = rest / tiles_y;
-			int y0 = ty * TH, x0 = tx * TW;
+			int img, y0, x0;
+			tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
 			const int g = lane >> 2, t4 = lane & 3;
 			#pragma unroll
 			for (int mt = 0; mt < MT; mt++)

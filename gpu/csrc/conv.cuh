@@ -38,6 +38,18 @@ __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_grou
 template <int N>
 __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+// tile_origin gives tile k of this block (blockIdx.x + k*gridDim.x, tiles
+// numbered along rows, then down, then by image) as its image and top-left
+// output pixel.
+__device__ __forceinline__ void tile_origin(int k, int tiles_x, int tiles_y, int th, int tw, int &img, int &y0,
+                                            int &x0) {
+	int tile = blockIdx.x + k * gridDim.x;
+	int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y;
+	img = rest / tiles_y;
+	y0 = ty * th;
+	x0 = tx * tw;
+}
+
 // input_at is where the 8 input channels from ch of output-grid pixel
 // (iy, ix) lie, nearest 2x upsampling folded in (the source is (iy/2, ix/2)),
 // img_base being the image's first pixel. ok is false outside the image,

@@ -15,11 +15,9 @@ __global__ void __launch_bounds__(128) conv3x3_wgmma_kernel(const ConvArgs a) {
 	extern __shared__ __align__(128) half smem[];
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
-	int bt = blockIdx.x;
-	const int tx = bt % tiles_x;
-	bt /= tiles_x;
-	const int ty = bt % tiles_y, img = bt / tiles_y;
-	const int y0 = ty * TH, x0 = tx * TW, n0 = blockIdx.y * BN;
+	int img, y0, x0;
+	tile_origin(0, tiles_x, tiles_y, TH, TW, img, y0, x0);
+	const int n0 = blockIdx.y * BN;
 	const int nchunks = a.cin_pad >> 5;
 	const size_t img_base = (size_t)img * a.in_h * a.in_w;
 

@@ -143,7 +143,7 @@ __device__ __forceinline__ void fence_acc(float (&acc)[SQ][NACC]) {
 // WgpShape is the shared-memory layout of one kernel shape, in 16-byte units:
 // a halo is [patch pixel][8-channel group], weights [chunk][tap][output
 // channel][8-channel group], both swizzled.
-template <int SQ, int BN, bool STREAM, int WGS = 2>
+template <int SQ, int BN, bool STREAM, int WGS>
 struct WgpShape {
 	static constexpr int TH = 8 * WGS, TW = 8 * SQ, PW = TW + 2;
 	static constexpr int P = (TH + 2) * PW;        // patch pixels
@@ -166,18 +166,6 @@ struct WgpShape {
 __device__ __forceinline__ uint32_t swz64(uint32_t addr) { return addr ^ (((addr >> 7) & 3) << 4); }
 __device__ __forceinline__ uint64_t gmma_desc_sw64(uint32_t addr, uint32_t sbo) {
 	return (uint64_t)((addr >> 4) & 0x3FFF) | (1ull << 16) | ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (2ull << 62);
-}
-
-// tile_origin gives tile k of this block (blockIdx.x + k*gridDim.x, tiles
-// numbered along rows, then down, then by image) as its image and top-left
-// output pixel.
-__device__ __forceinline__ void tile_origin(int k, int tiles_x, int tiles_y, int th, int tw, int &img, int &y0,
-                                            int &x0) {
-	int tile = blockIdx.x + k * gridDim.x;
-	int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y;
-	img = rest / tiles_y;
-	y0 = ty * th;
-	x0 = tx * tw;
 }
 
 // load_weights_sw64 copies chunks c0 .. c0+n-1 (36*BN rows each: tap, output
