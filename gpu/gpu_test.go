@@ -107,11 +107,17 @@ func TestFixtures(t *testing.T) {
 
 // uniformPlan is a plan that runs every layer of m with one kernel variant,
 // Hopper's launched with programmatic stream serialization (the untuned
-// default runs them without).
-func uniformPlan(m *gpu.Model, variant int) string {
+// default runs them without), the tiles of their last rounds split by
+// chunks or not.
+func uniformPlan(m *gpu.Model, variant int, split bool) string {
 	layers := 0
 	fmt.Sscanf(strings.Split(m.PlanText(), "\n")[1], "layers %d", &layers)
-	return "iegpu-plan 1\nlayers " + fmt.Sprint(layers) + "\nvariants" + strings.Repeat(" "+fmt.Sprint(variant), layers) + "\npdl 1\n"
+	sp := 0
+	if split {
+		sp = 1
+	}
+	return fmt.Sprintf("iegpu-plan 1\nlayers %d\nvariants%s\npdl 1\nsplit %d\n", layers,
+		strings.Repeat(" "+fmt.Sprint(variant), layers), sp)
 }
 
 func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtures.Case, name string, variant int) {
@@ -122,7 +128,7 @@ func runFixture(t *testing.T, r *gpu.Runtime, root string, c fixtures.Case, name
 	}
 	defer m.Close()
 	if variant >= 0 {
-		if err := m.SetPlan(uniformPlan(m, variant)); err != nil {
+		if err := m.SetPlan(uniformPlan(m, variant, false)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -244,9 +250,9 @@ func TestBatchAndPlan(t *testing.T) {
 			t.Fatalf("tile 2 alone differs from tile 2 in a batch at %d by %g", i, d)
 		}
 	}
-	tuned := strings.SplitN(m.PlanText(), "\n", 5)
-	if len(tuned) < 5 || !strings.HasPrefix(tuned[3], "pdl ") {
-		t.Errorf("tuned plan has no pdl line: %q", tuned)
+	tuned := strings.SplitN(m.PlanText(), "\n", 6)
+	if len(tuned) < 6 || !strings.HasPrefix(tuned[3], "pdl ") || !strings.HasPrefix(tuned[4], "split ") {
+		t.Errorf("tuned plan has no pdl and split lines: %q", tuned)
 	}
 	if side, err := m.MaxTile(1); err != nil || side < 64 {
 		t.Errorf("MaxTile(1) = %d, %v", side, err)
@@ -268,8 +274,8 @@ func TestBatchAndPlan(t *testing.T) {
 		files, _ := filepath.Glob(filepath.Join(dir, "plans", "*"))
 		t.Errorf("second load: plan %q, want cache (plans: %v)", m2.Plan, files)
 	}
-	if got := strings.SplitN(m2.PlanText(), "\n", 5); len(got) < 4 || len(tuned) < 4 ||
-		strings.Join(got[:4], "\n") != strings.Join(tuned[:4], "\n") {
+	if got := strings.SplitN(m2.PlanText(), "\n", 6); len(got) < 5 || len(tuned) < 5 ||
+		strings.Join(got[:5], "\n") != strings.Join(tuned[:5], "\n") {
 		t.Errorf("cached plan %q, tuned %q", got, tuned)
 	}
 	info, err := r.Info()

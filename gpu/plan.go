@@ -22,7 +22,7 @@ import (
 )
 
 // planVersion changes when the library's kernel variants change meaning.
-const planVersion = "v4"
+const planVersion = "v5"
 
 // applyPlan reads the cached plan for this model on this GPU and driver, or
 // tunes and stores one.

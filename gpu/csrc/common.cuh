@@ -76,9 +76,14 @@ struct iegpu_engine {
 	std::vector<half *> d_bufs;
 	float *d_in = nullptr, *d_out = nullptr;
 	unsigned char *d_rgba = nullptr;  // the output as RGBA8, for iegpu_engine_run_rgba8
+	// Partial sums of tiles split between two blocks (Hopper's variants): a
+	// slot of part_floats() floats and a flag a multiprocessor.
+	float *d_part = nullptr;
+	unsigned *d_flags = nullptr;
 	size_t act_bytes = 0;
 	std::vector<GraphEntry> graphs;
 	bool pdl = false;  // Hopper's kernels launch with programmatic stream serialization (chosen by tuning)
+	bool split = false;  // Hopper's kernels split the tiles of their last rounds by chunks (chosen by tuning)
 	std::string tune_report;  // per layer shape: each variant's microseconds
 };
 
@@ -92,6 +97,8 @@ int launch_pack_input(const float *in, half *out, int cpad, int unshuffle, int n
 int launch_rgba8(const float *out, unsigned char *rgba, int n, int h, int w, cudaStream_t s);
 
 // Memory (memory.cu).
+// part_floats is the size of the split tiles' partial-sum slots (conv.cuh).
+size_t part_floats();
 size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w);
 int reserve(iegpu_engine *e, int n, int h, int w);
 void release_activations(iegpu_engine *e);

@@ -505,6 +505,7 @@ int conv_prepare() {
 // 7 and 13 to 20 are Hopper's wgmma kernels (conv_hopper.cu; the library
 // must be built for sm_90a).
 int conv_variants() { return 21; }
+size_t part_floats() { return kPartFloats; }
 int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {
@@ -537,6 +538,9 @@ int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cu
 	}
 	a.s1 = op.s1; a.s2 = op.s2;
 	a.pdl = e->pdl;
+	a.split = e->split;
+	a.part = e->d_part;
+	a.flags = e->d_flags;
 	if (op.res1.buf >= 0) { a.res1 = e->d_bufs[op.res1.buf] + op.res1.off; a.res1_cs = e->bufs[op.res1.buf].channels; }
 	if (op.res2.buf >= 0) { a.res2 = e->d_bufs[op.res2.buf] + op.res2.off; a.res2_cs = e->bufs[op.res2.buf].channels; }
 	if (a.npix == 0) return IEGPU_OK;

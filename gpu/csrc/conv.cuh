@@ -23,8 +23,18 @@ struct ConvArgs {
 	float *fout;
 	const float *base;
 	int r;
-	int pdl;  // host side: launch with programmatic stream serialization (Hopper's variants)
+	int pdl;    // host side: launch with programmatic stream serialization (Hopper's variants)
+	int split;  // Hopper's variants: the last rounds' tiles split by chunks (conv_hopper.cuh, Sched)
+	// Hopper's variants: a tile split between two blocks passes its partial
+	// sums through slot blockIdx.y*gridDim.x + blockIdx.x (kPartFloats
+	// floats each) and its flag.
+	float *part;
+	unsigned *flags;
 };
+
+// kPartFloats is the most accumulator floats a block of Hopper's variants
+// holds (threads x floats a thread).
+constexpr int kPartFloats = 32768;
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) {
 	return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -38,16 +48,20 @@ __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_grou
 template <int N>
 __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// tile_origin gives tile k of this block (blockIdx.x + k*gridDim.x, tiles
-// numbered along rows, then down, then by image) as its image and top-left
-// output pixel.
-__device__ __forceinline__ void tile_origin(int k, int tiles_x, int tiles_y, int th, int tw, int &img, int &y0,
+// tile_coords gives a tile (numbered along rows, then down, then by image)
+// as its image and top-left output pixel.
+__device__ __forceinline__ void tile_coords(int tile, int tiles_x, int tiles_y, int th, int tw, int &img, int &y0,
                                             int &x0) {
-	int tile = blockIdx.x + k * gridDim.x;
 	int tx = tile % tiles_x, rest = tile / tiles_x, ty = rest % tiles_y;
 	img = rest / tiles_y;
 	y0 = ty * th;
 	x0 = tx * tw;
+}
+
+// tile_origin gives tile k of this block, blockIdx.x + k*gridDim.x.
+__device__ __forceinline__ void tile_origin(int k, int tiles_x, int tiles_y, int th, int tw, int &img, int &y0,
+                                            int &x0) {
+	tile_coords(blockIdx.x + k * gridDim.x, tiles_x, tiles_y, th, tw, img, y0, x0);
 }
 
 // input_at is where the 8 input channels from ch of output-grid pixel

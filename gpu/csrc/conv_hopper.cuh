@@ -108,12 +108,12 @@ __device__ __forceinline__ void wgmma_tile(float *d, uint64_t da, uint64_t db, i
 //
 // A block is WGS warpgroups (2 to 4); each computes 8 rows x 8*SQ columns of
 // output pixels (SQ squares of 8x8, one m64 accumulator each) for BN output
-// channels, so a tile is 8*WGS x 8*SQ pixels. The block walks tiles
-// blockIdx.x, +gridDim.x, ... streaming 32-channel halos through a ring of S
-// slots with cp.async, S-3 chunks ahead of the tensor cores. The wgmma of
-// chunk j stay in flight while the block waits for chunk j+1 and issues its
-// loads (wait_group 1 inside a tile), so the tensor cores are fed across the
-// barrier.
+// channels, so a tile is 8*WGS x 8*SQ pixels. The block walks its share of
+// the layer's (tile, 32-channel chunk) items (Sched below), streaming halos
+// through a ring of S slots with cp.async, S-3 chunks ahead of the tensor
+// cores. The wgmma of chunk j stay in flight while the block waits for
+// chunk j+1 and issues its loads (wait_group 1 inside a tile), so the tensor
+// cores are fed across the barrier.
 //
 // The weights of the block's BN channels either stay in shared memory for the
 // whole layer (loaded once, before griddepcontrol.wait: no earlier kernel
@@ -197,34 +197,136 @@ __device__ __forceinline__ void load_halo_sw64(const ConvArgs &a, half *dst, int
 	}
 }
 
-// run_pipeline drives a block's items j, chunk c = j % nchunks of tile
-// k = j / nchunks, through S slots: load_w (the streamed weights, or
-// nothing) and load (the halo) S-2 chunks ahead, mma issues a chunk's wgmma,
-// which stay in flight (wait_group 1) while the next chunk's loads go out,
-// and the epilogue follows a tile's last chunk.
-template <int S, typename LoadW, typename Load, typename Mma, typename Epilogue>
-__device__ __forceinline__ void run_pipeline(int items, int nchunks, LoadW load_w, Load load, Mma mma,
-                                             Epilogue epilogue) {
+// A layer's items are (tile, 32-channel chunk) pairs; whole tiles are
+// dealt round robin to the G blocks of a grid row, tiles blockIdx.x +
+// k*G. That leaves most multiprocessors idle through the last round where
+// the tiles do not divide evenly (x4plus at 480x640: 1200 tiles on 132, a
+// tenth of the layer's time). With split on (the plan's, chosen by tuning),
+// the tiles left after the last full round but one (G to 2G-1) are dealt
+// out by chunks instead, no block more than one chunk over another. A tile
+// cut between blocks b and b+1 is computed twice in part: b+1 starts with
+// its last chunks (the tail) and leaves the partial sums in its slot; b ends
+// with its first chunks (the head), adds the tail's sums, ready by then, and
+// stores the tile. The grid has no more blocks than tiles, so every share
+// holds at least one tile's worth of chunks and no tile is cut twice. Where
+// cutting would not shorten the longest share (x4plus's 600 tiles of 16x32
+// pixels, two chunks each), tiles stay whole: the partial sums cost a few
+// percent.
+struct Sched {
+	int nchunks;
+	int dp;     // items of whole tiles dealt round robin: tiles blockIdx.x + k*gridDim.x
+	int g0;     // then items g0, g0+1, ... numbered tile by tile
+	int items;  // in all
+};
+__device__ __forceinline__ Sched block_sched(int ntiles, int nchunks, bool split) {
+	const int G = gridDim.x, b = blockIdx.x;
+	const int rounds = ntiles / G, rem = ntiles - rounds * G;
+	const int first = (rounds - 1) * G, tiles = ntiles - first, items = tiles * nchunks;
+	if (!split || rem == 0 || (items + G - 1) / G >= (tiles + G - 1) / G * nchunks) {
+		const int mine = (ntiles - b + G - 1) / G * nchunks;
+		return {nchunks, mine, 0, mine};
+	}
+	const int s0 = (int)((long long)items * b / G), s1 = (int)((long long)items * (b + 1) / G);
+	const int dp = (rounds - 1) * nchunks;
+	return {nchunks, dp, first * nchunks + s0, dp + s1 - s0};
+}
+// sched_item gives item j of the block as its tile and chunk.
+__device__ __forceinline__ void sched_item(const Sched &s, int j, int &tile, int &c) {
+	if (j < s.dp) {
+		const int k = j / s.nchunks;
+		tile = blockIdx.x + k * gridDim.x;
+		c = j - k * s.nchunks;
+	} else {
+		const int g = s.g0 + j - s.dp;
+		tile = g / s.nchunks;
+		c = g - tile * s.nchunks;
+	}
+}
+
+enum TilePart { TILE_WHOLE, TILE_HEAD, TILE_TAIL };
+
+__device__ __forceinline__ int part_slot() { return blockIdx.y * gridDim.x + blockIdx.x; }
+
+// save_tail leaves a tail's partial sums in this block's slot and raises its
+// flag; each(f) calls f(value, i) on every accumulator float i of the thread.
+// (The stride is a constant so that the addresses are immediate offsets of
+// one register: computed per element, ptxas kept 128 of them live through the
+// main loop and spilled.)
+template <int THREADS, typename Each>
+__device__ __forceinline__ void save_tail(const ConvArgs &a, Each each) {
+	const int slot = part_slot();
+	float *p = a.part + (size_t)slot * kPartFloats + threadIdx.x;
+	each([&](float &v, int i) { __stcg(p + i * THREADS, v); });
+	__threadfence();
+	__syncthreads();
+	if (threadIdx.x == 0) asm volatile("st.release.gpu.global.u32 [%0], %1;\n" ::"l"(a.flags + slot), "r"(1u) : "memory");
+}
+
+// add_tail waits for the next block's flag, lowers it, and adds the partial
+// sums it left to a head's.
+template <int THREADS, typename Each>
+__device__ __forceinline__ void add_tail(const ConvArgs &a, Each each) {
+	const int slot = part_slot() + 1;
+	if (threadIdx.x == 0) {
+		unsigned f;
+		for (;;) {
+			asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(f) : "l"(a.flags + slot) : "memory");
+			if (f) break;
+			__nanosleep(100);
+		}
+		a.flags[slot] = 0;
+	}
+	__syncthreads();
+	const float *p = a.part + (size_t)slot * kPartFloats + threadIdx.x;
+	each([&](float &v, int i) { v += __ldcg(p + i * THREADS); });
+}
+
+// finish_tile ends a tile's chunks in this block: a tail leaves its partial
+// sums; a head adds the tail's and, like a whole tile, goes on to the
+// epilogue.
+template <int THREADS, typename Each, typename Epilogue>
+__device__ __forceinline__ void finish_tile(const ConvArgs &a, int part, Each each, Epilogue epilogue) {
+	if (part == TILE_TAIL) return save_tail<THREADS>(a, each);
+	if (part == TILE_HEAD) add_tail<THREADS>(a, each);
+	epilogue();
+}
+
+// run_pipeline drives a block's items through S slots: load_w(slot, chunk)
+// (the streamed weights, or nothing) and load(slot, tile, chunk) (the halo)
+// S-2 items ahead; mma(slot, chunk, first) issues an item's wgmma (first: the
+// tile's first chunk here, which clears the accumulators), which stay in
+// flight (wait_group 1) while the next item's loads go out; finish(tile,
+// part) follows the tile's last chunk here.
+template <int S, typename LoadW, typename Load, typename Mma, typename Finish>
+__device__ __forceinline__ void run_pipeline(const Sched &sc, LoadW load_w, Load load, Mma mma, Finish finish) {
 	#pragma unroll
 	for (int s = 0; s < S - 2; s++) {
-		if (s < items) load(s, s);
-		cp_commit();
-	}
-	for (int j = 0; j < items; j++) {
-		cp_wait<S - 3>();
-		fence_async_smem();
-		__syncthreads();  // chunk j landed everywhere; chunk j-2's wgmma are done
-		const int nj = j + S - 2;
-		if (nj < items) {
-			load_w(nj % S, nj % nchunks);
-			load(nj % S, nj);
+		if (s < sc.items) {
+			int tile, c;
+			sched_item(sc, s, tile, c);
+			load(s, tile, c);
 		}
 		cp_commit();
-		const int k = j / nchunks, c = j - k * nchunks;
-		mma(j % S, c);
-		if (c == nchunks - 1) {
+	}
+	for (int j = 0; j < sc.items; j++) {
+		cp_wait<S - 3>();
+		fence_async_smem();
+		__syncthreads();  // item j landed everywhere; item j-2's wgmma are done
+		const int nj = j + S - 2;
+		if (nj < sc.items) {
+			int tile, c;
+			sched_item(sc, nj, tile, c);
+			load_w(nj % S, c);
+			load(nj % S, tile, c);
+		}
+		cp_commit();
+		int tile, c;
+		sched_item(sc, j, tile, c);
+		const bool began_before = j >= sc.dp && j - sc.dp < c;  // in the block before: this is a tail
+		mma(j % S, c, c == 0 || j == sc.dp);
+		if (c == sc.nchunks - 1 || j == sc.items - 1) {
 			wg_wait<0>();
-			epilogue(k);
+			finish(tile, began_before ? TILE_TAIL : c < sc.nchunks - 1 ? TILE_HEAD : TILE_WHOLE);
 		} else {
 			wg_wait<1>();
 		}
@@ -266,28 +368,30 @@ __global__ void __launch_bounds__(128 * WGS, 1) conv3x3_wgp_kernel(const ConvArg
 	const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
 	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
 	const int n0 = blockIdx.y * BN;
-	const int my_tiles = (ntiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
-	const int items = my_tiles * nchunks;
+	const Sched sc = block_sched(ntiles, nchunks, a.split);
 
 	if constexpr (!STREAM) load_weights_sw64<BN, THREADS>(a, sW, n0, 0, nchunks);
 	else
-		for (int s = 0; s < S - 2 && s < items; s++)
-			load_weights_sw64<BN, THREADS>(a, sP + (s * L::SLOT + L::HALO) * 8, n0, s % nchunks, 1);
+		for (int s = 0; s < S - 2 && s < sc.items; s++) {
+			int tile, c;
+			sched_item(sc, s, tile, c);
+			load_weights_sw64<BN, THREADS>(a, sP + (s * L::SLOT + L::HALO) * 8, n0, c, 1);
+		}
 	grid_dependency_wait();
 	grid_launch_dependents();
 
 	auto load_w = [&](int slot, int c) {
 		if constexpr (STREAM) load_weights_sw64<BN, THREADS>(a, sP + (slot * L::SLOT + L::HALO) * 8, n0, c, 1);
 	};
-	auto load = [&](int slot, int j) {
-		int k = j / nchunks, c = j - k * nchunks, img, y0, x0;
-		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
+	auto load = [&](int slot, int tile, int c) {
+		int img, y0, x0;
+		tile_coords(tile, tiles_x, tiles_y, TH, TW, img, y0, x0);
 		load_halo_sw64<TH, PW, THREADS>(a, sP + slot * L::SLOT * 8, img, y0, x0, c);
 	};
 	// One chunk: 9 taps x 2 k16 halves x SQ squares of wgmma. Tap (dy, dx)
 	// of square sq starts (1+dy) rows + 1+dx + 8*sq pixels into this
 	// warpgroup's rows.
-	auto mma_chunk = [&](float (&acc)[SQ][NACC], int slot, int c) {
+	auto mma_chunk = [&](float (&acc)[SQ][NACC], int slot, int c, bool first) {
 		const half *patch = sP + slot * L::SLOT * 8;
 		const half *w = STREAM ? patch + L::HALO * 8 : sW + (size_t)c * L::WCHUNK * 8;
 		const uint32_t pa = smem_addr(patch), wa = smem_addr(w);
@@ -296,14 +400,14 @@ __global__ void __launch_bounds__(128 * WGS, 1) conv3x3_wgp_kernel(const ConvArg
 		for (int t = 0; t < 9; t++)
 			#pragma unroll
 			for (int ks = 0; ks < 2; ks++) {
-				const int sc = (c > 0 || t > 0 || ks > 0) ? 1 : 0;
+				const int scale = (!first || t > 0 || ks > 0) ? 1 : 0;
 				// A: pixel p0 of the window, 8-row groups one patch row apart;
 				// B: this tap's BN output channels, groups of 8 rows 512 bytes apart.
 				const uint64_t db = gmma_desc_sw64(wa + t * BN * 64 + ks * 32, 512);
 				#pragma unroll
 				for (int sq = 0; sq < SQ; sq++) {
 					const int p0 = (wg * 8 + t / 3) * PW + 8 * sq + t % 3;
-					wgmma_tile<BN>(acc[sq], gmma_desc_sw64(pa + p0 * 64 + ks * 32, PW * 64), db, sc);
+					wgmma_tile<BN>(acc[sq], gmma_desc_sw64(pa + p0 * 64 + ks * 32, PW * 64), db, scale);
 				}
 			}
 		wg_commit();
@@ -315,9 +419,9 @@ __global__ void __launch_bounds__(128 * WGS, 1) conv3x3_wgp_kernel(const ConvArg
 	// where a lane's two channels are two neighbouring output pixels (one
 	// float2) and a warp writes whole 128-byte rows. The rest go through
 	// store_out.
-	auto epilogue = [&](float (&acc)[SQ][NACC], int k) {
+	auto epilogue = [&](float (&acc)[SQ][NACC], int tile) {
 		int img, y0, x0;
-		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
+		tile_coords(tile, tiles_x, tiles_y, TH, TW, img, y0, x0);
 		fence_acc(acc);
 		const int ch0 = n0 + (lane & 3) * 2;
 		const bool nhwc = a.mode == OUT_NHWC && n0 + BN <= a.cout;
@@ -383,13 +487,20 @@ __global__ void __launch_bounds__(128 * WGS, 1) conv3x3_wgp_kernel(const ConvArg
 			}
 	};
 
+	static_assert(THREADS * SQ * NACC <= kPartFloats, "accumulators larger than a partial-sum slot");
 	float acc[SQ][NACC];
 	#pragma unroll
 	for (int sq = 0; sq < SQ; sq++)
 		#pragma unroll
 		for (int i = 0; i < NACC; i++) acc[sq][i] = 0.f;
-	run_pipeline<S>(items, nchunks, load_w, load, [&](int slot, int c) { mma_chunk(acc, slot, c); },
-	                [&](int k) { epilogue(acc, k); });
+	auto each = [&](auto f) {
+		#pragma unroll
+		for (int sq = 0; sq < SQ; sq++)
+			#pragma unroll
+			for (int i = 0; i < NACC; i++) f(acc[sq][i], sq * NACC + i);
+	};
+	run_pipeline<S>(sc, load_w, load, [&](int slot, int c, bool first) { mma_chunk(acc, slot, c, first); },
+	                [&](int tile, int part) { finish_tile<THREADS>(a, part, each, [&] { epilogue(acc, tile); }); });
 #endif
 }
 
@@ -469,25 +580,27 @@ __global__ void __launch_bounds__(256, 1) conv3x3_wgs_kernel(const ConvArgs a, i
 	half *sP = smem + (STREAM ? 0 : (size_t)nchunks * WCHUNK * 8);
 	const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
 	const int tiles_x = (a.out_w + TW - 1) / TW, tiles_y = (a.out_h + TH - 1) / TH;
-	const int my_tiles = (ntiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
-	const int items = my_tiles * nchunks;
+	const Sched sc = block_sched(ntiles, nchunks, a.split);
 
 	if constexpr (!STREAM) load_weights_sw64<64, 256>(a, sW, 0, 0, nchunks);
 	else
-		for (int s = 0; s < S - 2 && s < items; s++)
-			load_weights_sw64<64, 256>(a, sP + (s * SLOT + HALO) * 8, 0, s % nchunks, 1);
+		for (int s = 0; s < S - 2 && s < sc.items; s++) {
+			int tile, c;
+			sched_item(sc, s, tile, c);
+			load_weights_sw64<64, 256>(a, sP + (s * SLOT + HALO) * 8, 0, c, 1);
+		}
 	grid_dependency_wait();
 	grid_launch_dependents();
 
 	auto load_w = [&](int slot, int c) {
 		if constexpr (STREAM) load_weights_sw64<64, 256>(a, sP + (slot * SLOT + HALO) * 8, 0, c, 1);
 	};
-	auto load = [&](int slot, int j) {
-		int k = j / nchunks, c = j - k * nchunks, img, y0, x0;
-		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
+	auto load = [&](int slot, int tile, int c) {
+		int img, y0, x0;
+		tile_coords(tile, tiles_x, tiles_y, TH, TW, img, y0, x0);
 		load_halo_sw64<TH, PW, 256>(a, sP + slot * SLOT * 8, img, y0, x0, c);
 	};
-	auto mma_chunk = [&](float (&acc)[NACC], int slot, int c) {
+	auto mma_chunk = [&](float (&acc)[NACC], int slot, int c, bool first) {
 		const half *patch = sP + slot * SLOT * 8;
 		const half *w = STREAM ? patch + HALO * 8 : sW + (size_t)c * WCHUNK * 8;
 		const uint32_t pa = smem_addr(patch), wa = smem_addr(w);
@@ -496,19 +609,19 @@ __global__ void __launch_bounds__(256, 1) conv3x3_wgs_kernel(const ConvArgs a, i
 		for (int t = 0; t < 9; t++)
 			#pragma unroll
 			for (int ks = 0; ks < 2; ks++) {
-				const int sc = (c > 0 || t > 0 || ks > 0) ? 1 : 0;
+				const int scale = (!first || t > 0 || ks > 0) ? 1 : 0;
 				const uint64_t da = gmma_desc_sw64(wa + t * 64 * 64 + ks * 32, 512);
 				const uint64_t db = gmma_desc_sw64(pa + ((t / 3) * PW + t % 3 + 8 * wg) * 64 + ks * 32, PW * 64);
-				if constexpr (ROWS == 32) wgmma_m64n256(acc, da, db, sc);
-				else wgmma_m64n128(acc, da, db, sc);
+				if constexpr (ROWS == 32) wgmma_m64n256(acc, da, db, scale);
+				else wgmma_m64n128(acc, da, db, scale);
 			}
 		wg_commit();
 	};
 	const int g = lane >> 2, odd = g & 1, t4 = lane & 3;
 	const int cb1 = warp * 16 + (g & ~1), cb2 = cb1 + 8;  // this lane's channel pairs after the shuffle
-	auto epilogue = [&](float (&acc)[NACC], int k) {
+	auto epilogue = [&](float (&acc)[NACC], int tile) {
 		int img, y0, x0;
-		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
+		tile_coords(tile, tiles_x, tiles_y, TH, TW, img, y0, x0);
 		fence_regs(acc);
 		const float2 b1 = *reinterpret_cast<const float2 *>(a.bias + cb1), b2 = *reinterpret_cast<const float2 *>(a.bias + cb2);
 		float2 s1 = make_float2(0.2f, 0.2f), s2 = s1;
@@ -554,11 +667,16 @@ __global__ void __launch_bounds__(256, 1) conv3x3_wgs_kernel(const ConvArgs a, i
 		}
 	};
 
+	static_assert(256 * NACC <= kPartFloats, "accumulators larger than a partial-sum slot");
 	float acc[NACC];
 	#pragma unroll
 	for (int i = 0; i < NACC; i++) acc[i] = 0.f;
-	run_pipeline<S>(items, nchunks, load_w, load, [&](int slot, int c) { mma_chunk(acc, slot, c); },
-	                [&](int k) { epilogue(acc, k); });
+	auto each = [&](auto f) {
+		#pragma unroll
+		for (int i = 0; i < NACC; i++) f(acc[i], i);
+	};
+	run_pipeline<S>(sc, load_w, load, [&](int slot, int c, bool first) { mma_chunk(acc, slot, c, first); },
+	                [&](int tile, int part) { finish_tile<256>(a, part, each, [&] { epilogue(acc, tile); }); });
 #endif
 }
 

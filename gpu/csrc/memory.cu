@@ -9,6 +9,12 @@ void level_dims(const iegpu_engine *e, int level, int h, int w, int *lh, int *lw
 	*lw = w / e->unshuffle * f;
 }
 
+// part_bytes is the split tiles' partial sums and flags, one slot a
+// multiprocessor.
+static size_t part_bytes(const iegpu_engine *e) {
+	return (size_t)e->ctx->prop.multiProcessorCount * (part_floats() * sizeof(float) + sizeof(unsigned));
+}
+
 size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w) {
 	size_t total = 0;
 	for (const BufSpec &b : e->bufs) {
@@ -19,6 +25,7 @@ size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w) {
 	size_t s = e->out_scale;
 	total += (size_t)n * 3 * h * w * sizeof(float) + (size_t)n * 3 * h * s * w * s * sizeof(float);
 	total += (size_t)n * h * s * w * s * 4;  // RGBA8
+	total += part_bytes(e);
 	return total;
 }
 
@@ -34,9 +41,13 @@ void release_activations(iegpu_engine *e) {
 	cudaFree(e->d_in);
 	cudaFree(e->d_out);
 	cudaFree(e->d_rgba);
+	cudaFree(e->d_part);
+	cudaFree(e->d_flags);
 	e->d_in = nullptr;
 	e->d_out = nullptr;
 	e->d_rgba = nullptr;
+	e->d_part = nullptr;
+	e->d_flags = nullptr;
 	e->res_n = e->res_h = e->res_w = 0;
 	e->act_bytes = 0;
 }
@@ -75,8 +86,12 @@ int reserve(iegpu_engine *e, int n, int h, int w) {
 	if ((ce = cudaMalloc(&e->d_out, out_b))) return fail(ce);
 	size_t rgba_b = (size_t)rn * rh * s * rw * s * 4;
 	if ((ce = cudaMalloc(&e->d_rgba, rgba_b))) return fail(ce);
+	const size_t slots = e->ctx->prop.multiProcessorCount;
+	if ((ce = cudaMalloc(&e->d_part, slots * part_floats() * sizeof(float)))) return fail(ce);
+	if ((ce = cudaMalloc(&e->d_flags, slots * sizeof(unsigned)))) return fail(ce);
+	if ((ce = cudaMemsetAsync(e->d_flags, 0, slots * sizeof(unsigned), e->ctx->stream))) return fail(ce);
 	if ((ce = cudaStreamSynchronize(e->ctx->stream))) return fail(ce);
-	e->act_bytes = total + in_b + out_b + rgba_b;
+	e->act_bytes = total + in_b + out_b + rgba_b + part_bytes(e);
 	e->res_n = rn; e->res_h = rh; e->res_w = rw;
 	return IEGPU_OK;
 }
