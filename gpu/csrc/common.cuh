@@ -77,7 +77,7 @@ struct iegpu_engine {
 	float *d_in = nullptr, *d_out = nullptr;
 	unsigned char *d_rgba = nullptr;  // the output as RGBA8, for iegpu_engine_run_rgba8
 	// Partial sums of tiles split between two blocks (Hopper's variants): a
-	// slot of part_floats() floats and a flag a multiprocessor.
+	// slot of kPartFloats floats (conv.cuh) and a flag a multiprocessor.
 	float *d_part = nullptr;
 	unsigned *d_flags = nullptr;
 	size_t act_bytes = 0;
@@ -97,8 +97,6 @@ int launch_pack_input(const float *in, half *out, int cpad, int unshuffle, int n
 int launch_rgba8(const float *out, unsigned char *rgba, int n, int h, int w, cudaStream_t s);
 
 // Memory (memory.cu).
-// part_floats is the size of the split tiles' partial-sum slots (conv.cuh).
-size_t part_floats();
 size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w);
 int reserve(iegpu_engine *e, int n, int h, int w);
 void release_activations(iegpu_engine *e);

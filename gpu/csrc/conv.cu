@@ -231,23 +231,14 @@ __global__ void __launch_bounds__(WM *WN * 32) conv3x3_tile_kernel(const ConvArg
 	tile_origin(0, tiles_x, tiles_y, TH, TW, img, y0, x0);
 	const int n0 = blockIdx.y * BN;
 	const int nchunks = a.cin_pad >> 5;
-	const size_t img_base = (size_t)img * a.in_h * a.in_w;
 
 	auto load = [&](int stage, int c) {
 		half *dA = smem + stage * STAGE, *dB = dA + A_ELEMS;
-		const int c0 = c << 5;
-		for (int q = tid; q < P * 4; q += THREADS) {
-			int prow = q >> 2, ch = q & 3;
-			int py = prow / PW, px = prow - py * PW;
-			bool ok;
-			const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, c0 + ch * 8, ok);
-			cp_async16(smem_addr(dA + swz(prow, ch)), src, ok);
-		}
+		load_halo<TH, PW, THREADS>(a, img, y0, x0, c, [&](int prow, int ch) { return smem_addr(dA + swz(prow, ch)); });
 		for (int q = tid; q < 9 * BN * 4; q += THREADS) {
 			int row = q >> 2, ch = q & 3;
 			int t = row / BN, co = row - t * BN;
-			const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + c0 + ch * 8;
-			cp_async16(smem_addr(dB + swz(row, ch)), src, true);
+			cp_async16(smem_addr(dB + swz(row, ch)), weight_at(a, n0 + co, t, c, ch), true);
 		}
 	};
 
@@ -343,22 +334,14 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) conv3x3_persist_kernel(const C
 	for (int q = tid; q < nchunks * 9 * BN * 4; q += THREADS) {
 		int row = q >> 2, ch = q & 3;
 		int c = row / (9 * BN), rem = row - c * 9 * BN, t = rem / BN, co = rem - t * BN;
-		const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + (c << 5) + ch * 8;
-		cp_async16(smem_addr(sW + swz(row, ch)), src, true);
+		cp_async16(smem_addr(sW + swz(row, ch)), weight_at(a, n0 + co, t, c, ch), true);
 	}
 
 	auto load_patch = [&](int stage, int j) {
 		int k = j / nchunks, c = j - k * nchunks, img, y0, x0;
 		tile_origin(k, tiles_x, tiles_y, TH, TW, img, y0, x0);
-		const size_t img_base = (size_t)img * a.in_h * a.in_w;
 		half *dA = sP + stage * P * 32;
-		for (int q = tid; q < P * 4; q += THREADS) {
-			int prow = q >> 2, ch = q & 3;
-			int py = prow / PW, px = prow - py * PW;
-			bool ok;
-			const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, (c << 5) + ch * 8, ok);
-			cp_async16(smem_addr(dA + swz(prow, ch)), src, ok);
-		}
+		load_halo<TH, PW, THREADS>(a, img, y0, x0, c, [&](int prow, int ch) { return smem_addr(dA + swz(prow, ch)); });
 	};
 
 	#pragma unroll
@@ -505,7 +488,6 @@ int conv_prepare() {
 // 7 and 13 to 20 are Hopper's wgmma kernels (conv_hopper.cu; the library
 // must be built for sm_90a).
 int conv_variants() { return 21; }
-size_t part_floats() { return kPartFloats; }
 int conv_default_variant() { return 5; }
 
 int launch_conv(const iegpu_engine *e, const ConvOp &op, int n, int h, int w, cudaStream_t s) {

@@ -75,6 +75,28 @@ __device__ __forceinline__ const half *input_at(const ConvArgs &a, size_t img_ba
 	return a.in + (img_base + (size_t)sy * a.in_w + sx) * a.in_cs + ch;
 }
 
+// load_halo copies input channels 32c .. 32c+31 of the (TH+2) x PW patch
+// around the tile at (img, y0, x0), zeros outside the image: patch pixel
+// prow's 16-byte group cg (8 channels) goes to shared-memory address
+// dst(prow, cg), the kernel's layout.
+template <int TH, int PW, int THREADS, typename Dst>
+__device__ __forceinline__ void load_halo(const ConvArgs &a, int img, int y0, int x0, int c, Dst dst) {
+	const size_t img_base = (size_t)img * a.in_h * a.in_w;
+	for (int q = threadIdx.x; q < (TH + 2) * PW * 4; q += THREADS) {
+		int prow = q >> 2, cg = q & 3;
+		int py = prow / PW, px = prow - py * PW;
+		bool ok;
+		const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, (c << 5) + cg * 8, ok);
+		cp_async16(dst(prow, cg), src, ok);
+	}
+}
+
+// weight_at is where output channel co's weights of tap t for input
+// channels 32c + 8cg .. +7 lie (OHWI, cin padded to cin_pad).
+__device__ __forceinline__ const half *weight_at(const ConvArgs &a, int co, int t, int c, int cg) {
+	return a.wgt + (size_t)co * a.ktot + t * a.cin_pad + (c << 5) + cg * 8;
+}
+
 __device__ __forceinline__ float epilogue_val(const ConvArgs &a, float v, int pix, int ch) {
 	v += a.bias[ch];
 	if (a.act == ACT_LRELU) v = v > 0.f ? v : 0.2f * v;

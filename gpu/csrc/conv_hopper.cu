@@ -19,22 +19,13 @@ __global__ void __launch_bounds__(128) conv3x3_wgmma_kernel(const ConvArgs a) {
 	tile_origin(0, tiles_x, tiles_y, TH, TW, img, y0, x0);
 	const int n0 = blockIdx.y * BN;
 	const int nchunks = a.cin_pad >> 5;
-	const size_t img_base = (size_t)img * a.in_h * a.in_w;
 
 	auto load = [&](int stage, int c) {
 		half *dA = smem + stage * STAGE, *dB = dA + A_ELEMS;
-		const int c0 = c << 5;
-		for (int q = tid; q < P * 4; q += 128) {
-			int prow = q >> 2, cg = q & 3;
-			int py = prow / PW, px = prow - py * PW;
-			bool ok;
-			const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, c0 + cg * 8, ok);
-			cp_async16(smem_addr(dA + (cg * P + prow) * 8), src, ok);
-		}
+		load_halo<TH, PW, 128>(a, img, y0, x0, c, [&](int prow, int cg) { return smem_addr(dA + (cg * P + prow) * 8); });
 		for (int q = tid; q < 9 * 4 * BN; q += 128) {
 			int co = q % BN, r = q / BN, cg = r & 3, t = r >> 2;
-			const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + c0 + cg * 8;
-			cp_async16(smem_addr(dB + ((t * 4 + cg) * BN + co) * 8), src, true);
+			cp_async16(smem_addr(dB + ((t * 4 + cg) * BN + co) * 8), weight_at(a, n0 + co, t, c, cg), true);
 		}
 	};
 

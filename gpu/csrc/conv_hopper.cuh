@@ -177,24 +177,15 @@ __device__ __forceinline__ void load_weights_sw64(const ConvArgs &a, half *dst, 
 	for (int q = threadIdx.x; q < rows * BN; q += THREADS) {
 		int co = q / rows, r = q - co * rows;
 		int cg = r & 3, ct = r >> 2, c = c0 + ct / 9, t = ct % 9;
-		const half *src = a.wgt + (size_t)(n0 + co) * a.ktot + t * a.cin_pad + (c << 5) + cg * 8;
-		cp_async16(swz64(d + ((ct * BN + co) * 4 + cg) * 16), src, true);
+		cp_async16(swz64(d + ((ct * BN + co) * 4 + cg) * 16), weight_at(a, n0 + co, t, c, cg), true);
 	}
 }
 
-// load_halo_sw64 copies channels 32c .. 32c+31 of the (TH+2) x PW patch
-// around the tile at (img, y0, x0) into dst, zeros outside the image.
+// load_halo_sw64 is load_halo into dst in the 64-byte swizzle.
 template <int TH, int PW, int THREADS>
 __device__ __forceinline__ void load_halo_sw64(const ConvArgs &a, half *dst, int img, int y0, int x0, int c) {
-	const size_t img_base = (size_t)img * a.in_h * a.in_w;
 	const uint32_t d = smem_addr(dst);
-	for (int q = threadIdx.x; q < (TH + 2) * PW * 4; q += THREADS) {
-		int prow = q >> 2, cg = q & 3;
-		int py = prow / PW, px = prow - py * PW;
-		bool ok;
-		const half *src = input_at(a, img_base, y0 - 1 + py, x0 - 1 + px, (c << 5) + cg * 8, ok);
-		cp_async16(swz64(d + (prow * 4 + cg) * 16), src, ok);
-	}
+	load_halo<TH, PW, THREADS>(a, img, y0, x0, c, [&](int prow, int cg) { return swz64(d + (prow * 4 + cg) * 16); });
 }
 
 // A layer's items are (tile, 32-channel chunk) pairs; whole tiles are

@@ -1,7 +1,7 @@
 // memory.cu: the activations, reserved once for the largest shape asked for
 // and reused by every run; growing drops the captured graphs, whose kernels
 // hold the old addresses.
-#include "common.cuh"
+#include "conv.cuh"
 
 void level_dims(const iegpu_engine *e, int level, int h, int w, int *lh, int *lw) {
 	int f = 1 << level;
@@ -12,7 +12,7 @@ void level_dims(const iegpu_engine *e, int level, int h, int w, int *lh, int *lw
 // part_bytes is the split tiles' partial sums and flags, one slot a
 // multiprocessor.
 static size_t part_bytes(const iegpu_engine *e) {
-	return (size_t)e->ctx->prop.multiProcessorCount * (part_floats() * sizeof(float) + sizeof(unsigned));
+	return (size_t)e->ctx->prop.multiProcessorCount * (conv::kPartFloats * sizeof(float) + sizeof(unsigned));
 }
 
 size_t workspace_bytes(const iegpu_engine *e, int n, int h, int w) {
@@ -87,7 +87,7 @@ int reserve(iegpu_engine *e, int n, int h, int w) {
 	size_t rgba_b = (size_t)rn * rh * s * rw * s * 4;
 	if ((ce = cudaMalloc(&e->d_rgba, rgba_b))) return fail(ce);
 	const size_t slots = e->ctx->prop.multiProcessorCount;
-	if ((ce = cudaMalloc(&e->d_part, slots * part_floats() * sizeof(float)))) return fail(ce);
+	if ((ce = cudaMalloc(&e->d_part, slots * conv::kPartFloats * sizeof(float)))) return fail(ce);
 	if ((ce = cudaMalloc(&e->d_flags, slots * sizeof(unsigned)))) return fail(ce);
 	if ((ce = cudaMemsetAsync(e->d_flags, 0, slots * sizeof(unsigned), e->ctx->stream))) return fail(ce);
 	if ((ce = cudaStreamSynchronize(e->ctx->stream))) return fail(ce);
